@@ -1,0 +1,16 @@
+"""Exceptions shared by all packages.
+
+`InputError` marks bad user input (a malformed preset, a corrupt file, an out-of-range option).
+The CLI turns it into exit code 2 with the message on stderr and no traceback; everything else
+is an internal error (exit code 1).
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Bad input from the user: the message names the file, the field and the fix."""
+
+
+class SpecError(InputError):
+    """A macro preset / spec file is invalid."""

@@ -1,0 +1,5 @@
+import sys
+
+from rram_lsm.cli import main
+
+sys.exit(main())
