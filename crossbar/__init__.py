@@ -6,18 +6,36 @@ numpy + numba only (no torch). Main entry points:
 - `Macro` (cells, forming, pulses, reads, drift, analog MVM, energy ledger),
 - `DifferentialMatrix` (signed weights on G+/G- pairs, tiled over arrays),
 - `Adc`, `Ledger`, `macro_stats`.
+
+Names are imported lazily so that `crossbar.errors` (used by every package's error classes)
+does not pull in numba and scipy.
 """
 
-from crossbar.errors import InputError, SpecError
-from crossbar.ledger import Ledger
-from crossbar.macro import Macro, PulseResult, Region
-from crossbar.mapping import DifferentialMatrix
-from crossbar.periphery import Adc
-from crossbar.spec import MacroSpec, list_presets, load_preset, load_spec, spec_from_dict
-from crossbar.stats import macro_stats
+from __future__ import annotations
 
-__all__ = [
-    "Adc", "DifferentialMatrix", "InputError", "Ledger", "Macro", "MacroSpec", "PulseResult",
-    "Region", "SpecError", "list_presets", "load_preset", "load_spec", "macro_stats",
-    "spec_from_dict",
-]
+import importlib
+
+_EXPORTS = {
+    "InputError": "crossbar.errors", "SpecError": "crossbar.errors",
+    "Ledger": "crossbar.ledger",
+    "Macro": "crossbar.macro", "PulseResult": "crossbar.macro", "Region": "crossbar.macro",
+    "DifferentialMatrix": "crossbar.mapping",
+    "Adc": "crossbar.periphery",
+    "MacroSpec": "crossbar.spec", "list_presets": "crossbar.spec", "load_preset": "crossbar.spec",
+    "load_spec": "crossbar.spec", "spec_from_dict": "crossbar.spec",
+    "macro_stats": "crossbar.stats",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'crossbar' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,65 @@
+"""Data configs: defaults equal the shipped YAML; bad values name the key and the allowed range."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rram_lsm.data import (
+    AudioBinning,
+    BinningConfig,
+    DataConfig,
+    DigitsDVSConfig,
+    ImageBinning,
+    SpokenDigitsConfig,
+    load_data_config,
+)
+from rram_lsm.errors import ConfigError, InputError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_yaml_equals_defaults():
+    cfg = load_data_config(REPO / "configs" / "data" / "default.yaml")
+    assert cfg == DataConfig()
+    assert cfg.binning.image.n_time_bins == 50 and cfg.binning.image.crop == 16
+    assert cfg.binning.audio.n_time_bins == 129 and cfg.binning.audio.n_channels == 64
+    assert cfg.label_map == "paper"
+    assert cfg.pairing.seen_classes == (1, 2, 3, 4, 5, 6, 7)
+
+
+def test_out_of_range_names_key_and_range():
+    with pytest.raises(ConfigError, match=r"crop: Input should be less than or equal to 34"):
+        ImageBinning(crop=40)
+    with pytest.raises(ConfigError, match=r"polarity: Input should be 0 or 1"):
+        ImageBinning(polarity=2)
+    with pytest.raises(ConfigError, match=r"scheme: Input should be 'paper' or 'fixed'"):
+        AudioBinning(scheme="log")
+    with pytest.raises(ConfigError, match=r"rate_wpm: espeak accepts 80..450"):
+        SpokenDigitsConfig(rate_wpm=(50, 100))
+    with pytest.raises(ConfigError, match=r"scale_range: lower bound"):
+        DigitsDVSConfig(scale_range=(1.2, 0.9))
+    assert issubclass(ConfigError, InputError)
+
+
+def test_yaml_errors_name_the_file_and_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("binning:\n  image:\n    n_time_bins: 0\n  audio:\n    colour: red\n")
+    with pytest.raises(ConfigError) as err:
+        load_data_config(bad)
+    msg = str(err.value)
+    assert "bad.yaml: binning.image.n_time_bins: Input should be greater than or equal to 1" in msg
+    assert "binning.audio.colour: unknown key" in msg
+    (tmp_path / "nested.yaml").write_text("data:\n  label_map: tonic\n")
+    assert load_data_config(tmp_path / "nested.yaml").label_map == "tonic"
+    (tmp_path / "broken.yaml").write_text("binning: [\n")
+    with pytest.raises(ConfigError, match="broken.yaml: not valid YAML"):
+        load_data_config(tmp_path / "broken.yaml")
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_data_config(tmp_path / "absent.yaml")
+
+
+def test_digest_tracks_values():
+    assert BinningConfig().image.digest() == ImageBinning().digest()
+    assert ImageBinning(polarity=1).digest() != ImageBinning().digest()
