@@ -20,9 +20,10 @@ class Ledger:
     time_s: dict[str, float] = field(default_factory=lambda: {"mvm": 0.0, "write": 0.0})
 
     def add_mvm(self, *, vectors: int, cell_reads: int, wordlines: int, conversions: int,
-                e_cell_read: float, e_wordline: float, e_adc: float, t_s: float) -> None:
+                e_cell_read: float, e_wordline: float, e_adc: float, t_s: float,
+                calls: int = 1) -> None:
         c = self.counts
-        c["mvm_calls"] += 1
+        c["mvm_calls"] += int(calls)
         c["vectors"] += int(vectors)
         c["cell_reads"] += int(cell_reads)
         c["wordline_activations"] += int(wordlines)

@@ -415,20 +415,38 @@ def _resolve_adc(macro, adc, x, gp, gm, differential, range_ua) -> Adc | None:
 def book_mvm(spec: MacroSpec, ledger: Ledger, x: np.ndarray, gp: np.ndarray,
              gm: np.ndarray | None, n_out: int, adc_used: bool) -> None:
     """Add one MVM's operation counts, energy and time to ``ledger``."""
-    r = spec.read
     xf = np.asarray(x, dtype=np.float64)
     row_g = gp.sum(axis=1) if gm is None else gp.sum(axis=1) + gm.sum(axis=1)  # uS per row
     active = np.count_nonzero(xf, axis=1)  # word lines driven per vector
     n_cols = gp.shape[1] * (1 if gm is None else 2)
+    book_mvm_totals(spec, ledger, vectors=xf.shape[0], active_rows=int(active.sum()),
+                    x2_row_g_us=float(((xf * xf) @ row_g).sum()), n_cols=n_cols, n_out=n_out,
+                    adc_used=adc_used)
+
+
+def book_mvm_totals(spec: MacroSpec, ledger: Ledger, *, vectors: int, active_rows: int,
+                    x2_row_g_us: float, n_cols: int, n_out: int, adc_used: bool,
+                    calls: int = 1) -> None:
+    """Book MVMs on one region from aggregate counts (what `book_mvm` computes from ``x``).
+
+    Args:
+        vectors: input vectors applied, summed over the ``calls`` MVM calls.
+        active_rows: word lines driven, summed over all vectors.
+        x2_row_g_us: sum over vectors and rows of x_i^2 * (sum of the row's conductances in
+            the region) (uS); for binary inputs, the summed row conductance of active rows.
+        n_cols: physical columns of the region (both cells of each pair); n_out: outputs
+            (ADC conversions per vector when ``adc_used``).
+    """
+    r = spec.read
     # Joule energy of the read: sum over active cells of (x v)^2 G t_read
-    e_cells = float(((xf * xf) @ row_g).sum()) * r.v_read**2 * 1e-6 * r.t_read_ns * 1e-9
-    cell_reads = int(active.sum()) * n_cols
+    e_cells = float(x2_row_g_us) * r.v_read**2 * 1e-6 * r.t_read_ns * 1e-9
+    cell_reads = int(active_rows) * n_cols
     e_cells += cell_reads * spec.energy.e_cell_read_overhead_j
-    b_n = xf.shape[0]
-    conversions = b_n * n_out if adc_used else 0
+    conversions = int(vectors) * n_out if adc_used else 0
     per_adc = int(np.ceil(n_out / spec.periphery.adcs_per_array))
     t_vec = (r.t_read_ns + (per_adc * spec.periphery.t_adc_ns if adc_used else 0.0)) * 1e-9
-    ledger.add_mvm(vectors=b_n, cell_reads=cell_reads, wordlines=int(active.sum()),
-                         conversions=conversions, e_cell_read=e_cells,
-                         e_wordline=int(active.sum()) * spec.energy.e_wordline_j,
-                         e_adc=conversions * spec.energy.e_adc_j, t_s=b_n * t_vec)
+    ledger.add_mvm(vectors=int(vectors), cell_reads=cell_reads, wordlines=int(active_rows),
+                   conversions=conversions, e_cell_read=e_cells,
+                   e_wordline=int(active_rows) * spec.energy.e_wordline_j,
+                   e_adc=conversions * spec.energy.e_adc_j, t_s=int(vectors) * t_vec,
+                   calls=calls)

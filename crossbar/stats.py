@@ -63,13 +63,12 @@ def macro_stats(macro: Macro, form_voltage: float | None = None) -> dict:
 
 def plot_conductances(macro: Macro, path, array: int = 0) -> None:
     """Histogram (log scale) and map of one array's conductances, saved as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a bare Figure (no pyplot): does not touch the caller's backend, e.g. a notebook's
+    from matplotlib.figure import Figure
 
     g = macro.g_us[array]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.2))
+    ax1, ax2 = fig.subplots(1, 2)
     bins = np.logspace(np.log10(max(g.min(), 1e-3)), np.log10(g.max() * 1.05), 80)
     ax1.hist(g.ravel(), bins=bins, color="#336699")
     ax1.set_xscale("log")
@@ -86,4 +85,3 @@ def plot_conductances(macro: Macro, path, array: int = 0) -> None:
     ax2.set_ylabel("row")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)

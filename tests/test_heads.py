@@ -147,9 +147,10 @@ def test_linear_probe_beats_chance_and_picks_c_on_validation():
     x = rng.normal(size=(200, 10)) + np.eye(4, 10)[y] * 2.0
     yt = np.repeat(np.arange(4), 20)
     xt = rng.normal(size=(80, 10)) + np.eye(4, 10)[yt] * 2.0
-    r = linear_probe(x, y, xt, yt, seed=0)
-    assert r.accuracy > 0.6
-    assert r.C in r.val_curve and r.val_curve[r.C] == max(r.val_curve.values())
+    for readout in ("ridge", "logistic"):
+        r = linear_probe(x, y, xt, yt, seed=0, readout=readout)
+        assert r.accuracy > 0.6
+        assert r.C in r.val_curve and r.val_curve[r.C] == max(r.val_curve.values())
 
 
 def test_training_cost_ratio_counts():
@@ -160,3 +161,40 @@ def test_training_cost_ratio_counts():
     enc = 5 * (2 * 3 + 9) + 2 * (4 * 3 + 9)
     assert c["lsm_heads_macs_per_epoch"] == 100 * heads * 3 + loss
     assert c["srnn_clip_macs_per_epoch"] == 100 * (enc + heads) * 3 + loss
+
+
+def test_ridge_probe_equals_sklearn_ridge_classifier():
+    from sklearn.linear_model import RidgeClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    from rram_lsm.heads.probe import _Preprocess, _RidgePath
+
+    rng = np.random.default_rng(5)
+    for n, d in ((60, 8), (20, 50)):  # primal and dual paths
+        x = rng.normal(size=(n, d))
+        y = rng.integers(0, 3, n)
+        xt = rng.normal(size=(15, d))
+        z = _Preprocess(x, None)(x)
+        path = _RidgePath(z, y)
+        sc = StandardScaler().fit(x)
+        for alpha in (0.1, 10.0):
+            ref = RidgeClassifier(alpha=alpha).fit(sc.transform(x), y)
+            np.testing.assert_allclose(path.weights(alpha), ref.coef_.T, rtol=1e-6, atol=1e-9)
+            pred = path.classes[np.argmax(_Preprocess(x, None)(xt) @ path.weights(alpha)
+                                          + path.b, 1)]
+            np.testing.assert_array_equal(pred, ref.predict(sc.transform(xt)))
+
+
+def test_pca_projection_matches_sklearn_subspace():
+    from sklearn.decomposition import PCA
+
+    from rram_lsm.heads.probe import _Preprocess
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(30, 80)) @ rng.normal(size=(80, 80))
+    prep = _Preprocess(x, 5)
+    z = (x - x.mean(0)) / x.std(0)
+    ref = PCA(n_components=5, svd_solver="full").fit(z)
+    # same subspace: projections agree up to the sign of each component
+    a, b = prep(x), ref.transform(z)
+    np.testing.assert_allclose(np.abs(a), np.abs(b), rtol=1e-6, atol=1e-8)

@@ -87,7 +87,7 @@ def _evaluate(model: DualProjection, s: RetrievalSet, metric: str, prep) -> dict
 def train_heads(train_audio: np.ndarray, train_image: np.ndarray, train_labels: np.ndarray,
                 val: RetrievalSet, evals: dict[str, RetrievalSet], config: HeadConfig,
                 seed: int = 0, paper_sets: tuple[str, ...] = ("seen", "unseen"),
-                model: torch.nn.Module | None = None) -> TrainResult:
+                model: torch.nn.Module | None = None, patience: int | None = None) -> TrainResult:
     """Train the two heads on paired features ([n, Da], [n, Di], labels [n]).
 
     ``evals`` maps a set name (e.g. ``seen``, ``unseen``) to its test retrieval set. The
@@ -95,6 +95,7 @@ def train_heads(train_audio: np.ndarray, train_image: np.ndarray, train_labels: 
     ``paper_sets``. ``model``: a ready module with ``.audio``/``.image`` sub-modules and a
     ``temperature`` (e.g. trainable spiking encoders + heads, whose inputs are then frames
     [n, T, d] instead of features); default: a `DualProjection` built from ``config``.
+    ``patience``: stop once the validation score has not improved for this many epochs.
     """
     if config.loss not in LOSSES:  # pragma: no cover - validated by HeadConfig
         raise ValueError(config.loss)
@@ -152,6 +153,10 @@ def train_heads(train_audio: np.ndarray, train_image: np.ndarray, train_labels: 
                 total += float(loss.detach()) * idx.numel()
                 count += idx.numel()
             record(epoch, total / max(count, 1))
+            if patience is not None:
+                scores = [0.5 * (h["val_a2i_top1"] + h["val_i2a_top1"]) for h in history]
+                if epoch - int(np.argmax(scores)) >= patience:
+                    break
 
     # epoch 0 (untrained) competes too: a run that never beats it says so
     val_score = [0.5 * (h["val_a2i_top1"] + h["val_i2a_top1"]) for h in history]

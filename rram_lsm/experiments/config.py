@@ -1,0 +1,184 @@
+"""The experiment config (`rram-lsm run CONFIG`): a YAML file validated into `ExperimentConfig`.
+
+Unknown keys, wrong types and out-of-range values raise `ConfigError` naming the file, the dotted
+key and the allowed range. ``--set key=value`` overrides use dotted keys (values parsed as YAML).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rram_lsm.data.config import DataConfig
+from rram_lsm.errors import ConfigError
+from rram_lsm.heads.train import HeadConfig
+
+FeatureMode = Literal["rate", "windows"]
+Source = Literal["gaussian", "macro", "measured"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LSMPair(_Section):
+    """Overrides of the per-modality LSM defaults (`rram_lsm.lsm.LSMConfig.for_modality`)."""
+
+    image: dict[str, Any] = Field(default_factory=dict)
+    audio: dict[str, Any] = Field(default_factory=dict)
+    audio_seed_offset: int = Field(100, ge=0, description="audio LSM seed = seed + offset")
+
+
+class ZeroShotConfig(_Section):
+    enabled: bool = True
+    # each pair is held out in turn; the seen classes are the rest of `class_pool`
+    held_out_pairs: list[tuple[int, int]] = Field(
+        default_factory=lambda: [(8, 9), (1, 7), (2, 5), (3, 6), (0, 4)], min_length=1)
+    class_pool: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+    # digit 0 is unused for training in the paper; it still serves as a held-out class
+    train_excluded: tuple[int, ...] = (0,)
+    val_fraction: float = Field(0.2, gt=0, lt=1)
+    max_test_per_class: int | None = Field(100, ge=1)
+    patience: int | None = Field(10, ge=1, description="stop after this many epochs without a "
+                                 "validation improvement (None: run all epochs)")
+
+    @field_validator("held_out_pairs")
+    @classmethod
+    def _pairs(cls, v):
+        for a, b in v:
+            if a == b or not (0 <= a <= 9 and 0 <= b <= 9):
+                raise ValueError(f"held-out pair ({a}, {b}) must be two different digits 0-9")
+        return v
+
+
+class ClassifyConfig(_Section):
+    enabled: bool = True
+    readout: Literal["ridge", "logistic"] = "ridge"
+    raw_baselines: bool = True
+    pca_components: int = Field(200, ge=1, le=10000)
+    val_fraction: float = Field(0.2, gt=0, lt=1)
+
+
+class BaselineToggle(_Section):
+    enabled: bool = True
+    epochs: int = Field(100, ge=1, le=10000)
+    seeds: int = Field(1, ge=1, le=100)
+
+
+class BaselinesConfig(_Section):
+    protonet: BaselineToggle = BaselineToggle(enabled=True, epochs=100, seeds=5)
+    srnn_clip: BaselineToggle = BaselineToggle(enabled=False, epochs=10, seeds=1)
+    rnn_classifier: BaselineToggle = BaselineToggle(enabled=False, epochs=20, seeds=1)
+
+
+class CostsConfig(_Section):
+    e_mac_j: float = Field(4.6e-12, gt=0, description="digital MAC energy (Horowitz ISSCC 2014)")
+    e_weight_read_j: float = Field(5.0e-12, ge=0, description="SRAM weight fetch per MAC")
+
+
+class ExperimentConfig(_Section):
+    name: str = "zero-shot"
+    data: DataConfig = DataConfig()
+    lsm: LSMPair = LSMPair()
+    sources: list[Source] = Field(default_factory=lambda: ["gaussian", "macro"], min_length=1)
+    feature_modes: list[FeatureMode] = Field(default_factory=lambda: ["windows", "rate"],
+                                             min_length=1)
+    seeds: int = Field(5, ge=1, le=1000)
+    first_seed: int = Field(0, ge=0)
+    engine: Literal["numba", "torch"] = "numba"
+    device: str = "cpu"
+    workers: int = Field(2, ge=1, le=256, description="parallel head-training processes")
+    heads: HeadConfig = HeadConfig()
+    zero_shot: ZeroShotConfig = ZeroShotConfig()
+    classify: ClassifyConfig = ClassifyConfig()
+    baselines: BaselinesConfig = BaselinesConfig()
+    costs: CostsConfig = CostsConfig()
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + self.seeds))
+
+
+def _set_dotted(data: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: '{k}' is not a section")
+    node[keys[-1]] = value
+
+
+def parse_overrides(items: list[str] | None) -> list[tuple[str, Any]]:
+    out = []
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set '{item}': expected key=value (e.g. seeds=3)")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {key}: value '{raw}' is not valid YAML ({exc})") from None
+        out.append((key.strip(), value))
+    return out
+
+
+def _format(exc: ValidationError, origin: str) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see configs/zero_shot_default.yaml)"
+        ctx = err.get("ctx") or {}
+        bounds = ", ".join(f"{k} {v}" for k, v in ctx.items() if k in ("gt", "ge", "lt", "le"))
+        if bounds:
+            msg += f" (allowed: {bounds})"
+        lines.append(f"{origin}: key '{key}': {msg}")
+    return "\n".join(lines)
+
+
+def experiment_config_from_dict(raw: dict | None, origin: str = "<config>",
+                                overrides: list[str] | None = None) -> ExperimentConfig:
+    data = dict(raw or {})
+    for key, value in parse_overrides(overrides):
+        _set_dotted(data, key, value)
+    try:
+        cfg = ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format(exc, origin)) from None
+    except ConfigError as exc:  # nested configs that raise ConfigError themselves
+        raise ConfigError(f"{origin}: {exc}") from None
+    _validate_lsm(cfg, origin)
+    return cfg
+
+
+def _validate_lsm(cfg: ExperimentConfig, origin: str) -> None:
+    from rram_lsm.lsm import LSMConfig
+
+    for modality in ("image", "audio"):
+        try:
+            LSMConfig.for_modality(modality, **getattr(cfg.lsm, modality))
+        except ConfigError as exc:
+            raise ConfigError(f"{origin}: lsm.{modality}: {exc}") from None
+
+
+def load_experiment_config(path: str | os.PathLike | None = None,
+                           overrides: list[str] | None = None) -> ExperimentConfig:
+    """Load ``path`` (None: the built-in default demo) with ``--set`` overrides."""
+    if path is None:
+        return experiment_config_from_dict({}, "<default>", overrides)
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{p}: an experiment config must be a YAML mapping")
+    return experiment_config_from_dict(raw, str(p), overrides)

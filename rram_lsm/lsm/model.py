@@ -1,0 +1,339 @@
+"""`LiquidStateMachine`: the reservoir encoder over a weight source and an engine.
+
+Usage::
+
+    lsm = LiquidStateMachine(LSMConfig.for_modality("image"), seed=10)
+    lsm.calibrate(train_frames)              # fixes the ADC ranges (macro/measured sources)
+    enc = lsm.encode(train_frames, batch_size=1024)
+    enc.features                             # [n, F] float32
+    enc.firing_stats()                       # mean rate, silent / saturated fractions
+    enc.ledger                               # energy / operation counts of the analog MVMs
+
+ADC calibration (sources ``macro`` / ``measured`` with ``analog.adc``): the full scale of each
+tile's ADC is fixed before the run. `calibrate` runs the reservoir with ideal arithmetic on the
+first ``analog.calibration_samples`` samples (weights at calibration time, i.e. before drift),
+records every step's column currents ``v_read * [x[t]; s[t-1]] . W_tile`` and applies the
+preset's range rule (``percentile``: that percentile of |current|; ``max``/``fixed`` as in
+`crossbar.macro`). If `encode` finds the ADCs uncalibrated it calibrates on the first samples of
+the data it was given. Calibration passes are not booked in the ledger.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from crossbar.ledger import Ledger
+from crossbar.macro import book_mvm_totals
+from crossbar.periphery import Adc, percentile_range
+from crossbar.rng import NORMAL_TABLE, draw_seed
+from rram_lsm.errors import InputError
+from rram_lsm.lsm import kernels as K
+from rram_lsm.lsm.config import LSMConfig, lsm_config_from_dict
+from rram_lsm.lsm.features import assemble_features, firing_stats
+from rram_lsm.lsm.synapses import Synapses, build_synapses
+
+_TABLES = {np.dtype(np.float64): NORMAL_TABLE,
+           np.dtype(np.float32): NORMAL_TABLE.astype(np.float32)}
+
+
+@dataclass
+class Encoding:
+    """Result of `LiquidStateMachine.encode` for n samples.
+
+    features: [n, F] float32 (columns as in ``layout``); rates: [n, N] float32 mean firing rate
+    per neuron (spikes per step); window_counts: [n, K, N] int32 spike counts per window (K = 1
+    unless the ``windows`` feature is on); final_mem: [n, N] in the config's dtype; raster: [n, T, N] uint8
+    when requested (else None); ledger: `crossbar.ledger.Ledger.report` of this encode's analog
+    MVMs (empty for the ideal ``gaussian`` source).
+    """
+
+    features: np.ndarray
+    rates: np.ndarray
+    window_counts: np.ndarray
+    final_mem: np.ndarray
+    layout: list[tuple[str, int]]
+    n_steps: int
+    engine: str
+    seconds: float
+    ledger: dict = field(default_factory=dict)
+    raster: np.ndarray | None = None
+
+    def firing_stats(self) -> dict[str, float]:
+        return firing_stats(self.rates)
+
+    @property
+    def energy_per_sample_j(self) -> float:
+        n = len(self.features)
+        return float(self.ledger.get("total_energy_j", 0.0)) / n if n else 0.0
+
+
+def check_frames(frames: np.ndarray, n_inputs: int, n_steps: int | None) -> np.ndarray:
+    """Validate binary frames [B, T, n_inputs]; returns a C-contiguous uint8 array of 0/1
+    (integer or bool input: nonzero = 1)."""
+    a = np.asarray(frames)
+    if a.ndim != 3:
+        raise InputError(f"frames must have shape [n_samples, T, n_inputs], got {a.shape}")
+    if a.shape[2] != n_inputs:
+        raise InputError(f"frames have {a.shape[2]} inputs; the LSM config has "
+                         f"n_inputs = {n_inputs}")
+    if n_steps is not None and a.shape[1] != n_steps:
+        raise InputError(f"frames have T = {a.shape[1]} steps; the LSM config has "
+                         f"n_steps = {n_steps}")
+    if a.dtype != np.uint8:
+        if a.dtype == bool or np.issubdtype(a.dtype, np.integer):
+            a = (a != 0).astype(np.uint8)
+        else:
+            raise InputError(f"frames must be binary integers (uint8), got dtype {a.dtype}")
+    elif a.size and a.max() > 1:  # any nonzero count is one event
+        a = (a != 0).astype(np.uint8)
+    return np.ascontiguousarray(a)
+
+
+class LiquidStateMachine:
+    """A fixed random LIF reservoir whose weights come from ``config.weights``.
+
+    Args:
+        config: an `LSMConfig` (or a mapping validated into one).
+        seed: overrides ``config.seed`` (Gaussian weights, the default die, the noise streams).
+        synapses: reuse prebuilt synapses (e.g. from another LSM) instead of building them.
+    """
+
+    def __init__(self, config: LSMConfig | dict | None = None, seed: int | None = None, *,
+                 synapses: Synapses | None = None) -> None:
+        if config is None:
+            config = LSMConfig()
+        elif isinstance(config, dict):
+            config = lsm_config_from_dict(config)
+        if seed is not None and seed != config.seed:
+            config = config.replace(seed=int(seed))
+        self.config: LSMConfig = config
+        self.synapses: Synapses = synapses if synapses is not None else build_synapses(config)
+        self.ledger = Ledger()  # all encodes of this object
+        self.calibration: dict = {}
+
+    # --- properties -------------------------------------------------------------------------
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    @property
+    def w_in(self) -> np.ndarray:
+        """[n_inputs, N] input weights in uS (inference time)."""
+        return self.synapses.w_in
+
+    @property
+    def w_rec(self) -> np.ndarray:
+        """[N, N] recurrent weights in uS; row j: synapses from neuron j."""
+        return self.synapses.w_rec
+
+    @property
+    def macro(self):
+        return self.synapses.macro
+
+    @property
+    def consts(self) -> np.ndarray:
+        c = self.config
+        return np.array([c.const, c.const_rec] if c.separate_constants else [c.const])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.config.dtype)
+
+    def with_constant(self, const: float, const_rec: float | None = None) -> LiquidStateMachine:
+        """A copy with other constants sharing the same weights (ADC ranges recalibrated)."""
+        cfg = self.config.replace(const=float(const),
+                                  const_rec=None if const_rec is None else float(const_rec))
+        if cfg.separate_constants != self.config.separate_constants:
+            raise InputError("with_constant cannot switch between one and two constants "
+                             "(the layout differs); build a new LiquidStateMachine")
+        syn = copy.copy(self.synapses)
+        syn.tiles = [copy.copy(t) for t in self.synapses.tiles]
+        for t in syn.tiles:
+            t.lsb_ua, t.code_max = 0.0, 0
+        return LiquidStateMachine(cfg, synapses=syn)
+
+    # --- calibration ------------------------------------------------------------------------
+    def calibrate(self, frames: np.ndarray) -> list[float]:
+        """Fix each tile's ADC full scale (uA) from ideal runs on ``frames`` (see module doc)."""
+        syn = self.synapses
+        if syn.ideal or not syn.adc:
+            return []
+        cfg = self.config
+        spec = syn.spec
+        frames = check_frames(frames, cfg.n_inputs, cfg.n_steps)
+        frames = frames[: cfg.analog.calibration_samples]
+        p = spec.periphery
+        v = spec.read.v_read
+        rule = p.adc_range_rule
+        ranges = []
+        if rule == "percentile":
+            _, _, raster, _ = self._run(frames, w=syn.w_cal, noise="off", ideal_adc=True,
+                                        record=True, n_windows=1, dtype=np.float64,
+                                        engine="numba")
+            s_prev = np.zeros_like(raster)
+            s_prev[:, 1:] = raster[:, :-1]
+            z = np.concatenate([frames, s_prev], axis=2).astype(np.float64)
+            for t in syn.tiles:
+                cur = v * (z[:, :, t.r0:t.r1] @ syn.w_cal[t.r0:t.r1, t.o0:t.o1])
+                ranges.append(percentile_range(cur, p.adc_percentile))
+        elif rule == "fixed":
+            ranges = [p.adc_fixed_range_ua] * len(syn.tiles)
+        else:  # "max": every row at the largest conductance
+            g_top = max(spec.forming.g_formed_max_us, spec.switching.g_max_us)
+            ranges = [v * g_top * (t.r1 - t.r0) for t in syn.tiles]
+        for t, r in zip(syn.tiles, ranges):
+            adc = Adc(p.adc_bits, float(r), signed=True)
+            t.lsb_ua, t.code_max = adc.lsb_ua, adc.code_max
+        self.calibration = {"rule": rule, "samples": int(len(frames)),
+                            "ranges_ua": [float(r) for r in ranges], "bits": p.adc_bits}
+        return [float(r) for r in ranges]
+
+    # --- running ------------------------------------------------------------------------------
+    def noise_seed(self, noise_key: int = 0) -> int:
+        """Stream seed of the read noise for ``noise_key`` (e.g. one per data split)."""
+        return draw_seed(np.random.default_rng([self.config.seed, 0x4E015E, int(noise_key)]))
+
+    def _run(self, frames, *, w=None, noise=None, ideal_adc=False, record=False, n_windows=1,
+             dtype=None, engine=None, sample_offset=0, seed=0, device=None):
+        """One engine call on a batch; returns (counts, mem, raster, ledger counts)."""
+        syn, cfg = self.synapses, self.config
+        dt = np.dtype(dtype or cfg.dtype)
+        engine = engine or cfg.engine
+        noise = ("off" if syn.ideal else syn.noise) if noise is None else noise
+        w = syn.w if w is None else w
+        tiles = syn.tile_table()
+        use_adc = syn.adc and not syn.ideal and not ideal_adc
+        lsb = np.array([t.lsb_ua if use_adc else 0.0 for t in syn.tiles], np.float64)
+        cmax = np.array([float(t.code_max) for t in syn.tiles], np.float64)
+        rohm = np.array([t.r_ohm for t in syn.tiles], np.float64)
+        consts = self.consts.astype(dt)
+        v_read = 1.0 if syn.ideal else syn.spec.read.v_read
+        reset_zero = cfg.reset == "zero"
+        if noise == "percell":
+            sp, sm = syn.sigmas
+            arrays = {"gp": syn.gp.astype(dt), "gm": syn.gm.astype(dt), "sp": sp.astype(dt),
+                      "sm": sm.astype(dt)}
+        else:
+            arrays = {"w": np.ascontiguousarray(w, dtype=dt)}
+            arrays["s2"] = np.ascontiguousarray(syn.s2 if noise == "output" else
+                                                np.zeros((1, 1)), dtype=dt)
+        if engine == "numba":
+            table = _TABLES[dt]
+            scalars = (dt.type(cfg.decay), dt.type(cfg.v_th), dt.type(v_read), reset_zero)
+            if noise == "percell":
+                def make(fr, off):
+                    return (fr, arrays["gp"], arrays["gm"], arrays["sp"], arrays["sm"], tiles,
+                            lsb, cmax, rohm, syn.row_g, consts, *scalars, np.uint64(seed),
+                            int(off), table, int(n_windows), bool(record))
+
+                return K.run_threaded(K.lif_encode_percell, frames, sample_offset, make)
+            s2 = arrays["s2"] if noise == "output" else np.zeros_like(arrays["w"][:1])
+
+            def make(fr, off):
+                return (fr, arrays["w"], s2, tiles, lsb, cmax, syn.row_g, consts, *scalars,
+                        noise == "output", np.uint64(seed), int(off), table, int(n_windows),
+                        bool(record))
+
+            return K.run_threaded(K.lif_encode, frames, sample_offset, make)
+        kw = dict(s2=arrays.get("s2"), gp=arrays.get("gp"), gm=arrays.get("gm"),
+                  sp=arrays.get("sp"), sm=arrays.get("sm"), tile_rohm=rohm, row_g=syn.row_g)
+        args = (frames, arrays.get("w"), tiles, lsb, cmax, consts, dt.type(cfg.decay),
+                dt.type(cfg.v_th), dt.type(v_read), reset_zero, noise, seed,
+                int(sample_offset), int(n_windows))
+        if engine == "torch":
+            from rram_lsm.lsm.torch_engine import lif_encode_torch
+
+            return lif_encode_torch(*args, bool(record), device=device or cfg.device, **kw)
+        if engine == "reference":
+            from rram_lsm.lsm.reference import lif_encode_ref
+
+            counts, mem, raster, led = lif_encode_ref(*args, **kw)
+            return counts, mem, (raster if record else raster[:0]), led
+        raise InputError(f"unknown engine '{engine}' (numba, torch, reference)")
+
+    def encode(self, frames: np.ndarray, batch_size: int = 1024, *, engine: str | None = None,
+               device: str | None = None, sample_offset: int = 0, noise_key: int = 0,
+               record_raster: bool = False, progress: bool = False) -> Encoding:
+        """Encode binary frames [n, T, n_inputs] into features.
+
+        Args:
+            batch_size: samples per engine call (results do not depend on it).
+            engine / device: override the config's.
+            sample_offset: global index of frames[0] (keys the read noise, so that encoding a
+                split in pieces gives the same result as in one go).
+            noise_key: selects an independent noise stream (e.g. one per split).
+            record_raster: also return the full raster [n, T, N] (memory: n*T*N bytes).
+            progress: show a tqdm progress bar.
+        """
+        cfg, syn = self.config, self.synapses
+        frames = check_frames(frames, cfg.n_inputs, cfg.n_steps)
+        b_n, t_n, _ = frames.shape
+        n_windows = cfg.n_windows if "windows" in cfg.features else 1
+        if n_windows > t_n:
+            raise InputError(f"n_windows ({n_windows}) exceeds the number of steps ({t_n})")
+        if batch_size < 1:
+            raise InputError(f"batch_size must be >= 1, got {batch_size}")
+        engine = engine or cfg.engine
+        if not syn.calibrated and b_n:
+            self.calibrate(frames)
+        seed = self.noise_seed(noise_key)
+        counts = np.zeros((b_n, n_windows, cfg.n_neurons), np.int32)
+        mem = np.zeros((b_n, cfg.n_neurons), self.dtype)
+        raster = np.zeros((b_n, t_n, cfg.n_neurons), np.uint8) if record_raster else None
+        led = np.zeros((len(syn.tiles), 2))
+        ledger = Ledger()
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=b_n, unit="sample", desc="LSM encode")
+        t0 = time.perf_counter()
+        for b0 in range(0, b_n, batch_size):
+            b1 = min(b_n, b0 + batch_size)
+            c, m, r, lg = self._run(frames[b0:b1], record=record_raster, n_windows=n_windows,
+                                    engine=engine, sample_offset=sample_offset + b0, seed=seed,
+                                    device=device)
+            counts[b0:b1] = c
+            mem[b0:b1] = m
+            if record_raster:
+                raster[b0:b1] = r
+            led += lg.sum(axis=0)
+            if bar is not None:
+                bar.update(b1 - b0)
+        seconds = time.perf_counter() - t0
+        if bar is not None:
+            bar.close()
+        if not syn.ideal and b_n:
+            self._book(ledger, led, b_n, t_n)
+            self.ledger.merge(ledger)
+            if syn.macro is not None:
+                syn.macro.ledger.merge(ledger)
+        feats, layout = assemble_features(cfg.features, counts, mem, t_n)
+        rates = (counts.sum(axis=1, dtype=np.float64) / t_n).astype(np.float32)
+        return Encoding(features=feats, rates=rates, window_counts=counts, final_mem=mem,
+                        layout=layout, n_steps=t_n, engine=engine, seconds=seconds,
+                        ledger=ledger.report() if not syn.ideal else {}, raster=raster)
+
+    def _book(self, ledger: Ledger, led: np.ndarray, b_n: int, t_n: int) -> None:
+        """Book every tile's MVMs: T calls of b_n vectors each (counts from the kernel)."""
+        syn = self.synapses
+        for k, t in enumerate(syn.tiles):
+            book_mvm_totals(syn.spec, ledger, vectors=b_n * t_n, active_rows=int(led[k, 0]),
+                            x2_row_g_us=float(led[k, 1]), n_cols=2 * (t.o1 - t.o0),
+                            n_out=t.o1 - t.o0, adc_used=syn.adc, calls=t_n)
+
+    def raster(self, frames: np.ndarray, index: int = 0, noise_key: int = 0) -> np.ndarray:
+        """Spike raster [T, N] (uint8) of sample ``index`` of ``frames`` (same noise as in
+        `encode` of the same frames)."""
+        frames = check_frames(frames, self.config.n_inputs, self.config.n_steps)
+        if not (0 <= index < len(frames)):
+            raise InputError(f"sample index {index} outside 0..{len(frames) - 1}")
+        if not self.synapses.calibrated:
+            self.calibrate(frames)
+        _, _, r, _ = self._run(frames[index:index + 1], record=True, sample_offset=index,
+                               seed=self.noise_seed(noise_key))
+        return r[0]
