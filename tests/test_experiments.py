@@ -17,6 +17,8 @@ TINY = [
     "zero_shot.held_out_pairs=[[8, 9], [2, 5]]", "zero_shot.max_test_per_class=4",
     "heads.epochs=3", "heads.batch_size=16",
     "baselines.protonet.epochs=2", "baselines.protonet.seeds=1",
+    "baselines.srnn_clip.enabled=true", "baselines.srnn_clip.epochs=1",
+    "baselines.rnn_classifier.enabled=true", "baselines.rnn_classifier.epochs=1",
     "classify.pca_components=10",
 ]
 
@@ -61,6 +63,11 @@ def test_metrics_have_the_documented_keys(tiny_run):
     assert m["chance"]["seen"] == pytest.approx(1 / 7)
     assert m["chance"]["unseen"] == pytest.approx(0.5)
     assert m["costs"]["training_ratio"] > 1 and m["costs"]["energy_ratio"] > 0
+    b = m["baselines"]
+    for name in ("lsm_protonet", "srnn_clip"):
+        assert _is_frac(b[name]["validation"]["unseen_a2i_top1"]["mean"])
+    for modality in ("image", "audio"):
+        assert _is_frac(b["rnn_classifier"][modality]["mean"])
     assert m["runtime_s"] > 0
     # the paper protocol picks its epoch on the test set, so it can only score higher there
     for source in ("gaussian", "macro"):
