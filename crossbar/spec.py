@@ -18,12 +18,13 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crossbar.errors import SpecError
+from crossbar.validation import format_validation_error, read_yaml_mapping
 
 PRESET_DIR_ENV = "RRAM_LSM_PRESETS"
+PRESET_EXAMPLE = "configs/macro/rram-40nm-256kb.yaml"
 
 
 class _Section(BaseModel):
@@ -219,20 +220,7 @@ def _validate(data: dict[str, Any], origin: str) -> MacroSpec:
     try:
         return MacroSpec.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key (check spelling; see configs/macro/rram-40nm-256kb.yaml)"
-            elif err["type"] == "missing":
-                msg = "required key is missing"
-            ctx = err.get("ctx") or {}
-            bounds = ", ".join(f"{k} {v}" for k, v in ctx.items() if k in ("gt", "ge", "lt", "le"))
-            if bounds:
-                msg += f" (allowed: {bounds})"
-            lines.append(f"{origin}: key '{key}': {msg}")
-        raise SpecError("\n".join(lines)) from None
+        raise SpecError(format_validation_error(exc, origin, PRESET_EXAMPLE)) from None
 
 
 def spec_from_dict(raw: dict[str, Any], origin: str = "<dict>") -> MacroSpec:
@@ -252,17 +240,7 @@ def spec_from_dict(raw: dict[str, Any], origin: str = "<dict>") -> MacroSpec:
 
 def load_spec(path: str | os.PathLike) -> MacroSpec:
     """Load and validate a preset YAML file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"{path}: preset file not found") from None
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read preset file ({exc.strerror})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML ({exc})") from None
+    raw = read_yaml_mapping(path, SpecError, "preset")
     return spec_from_dict(raw, origin=str(path))
 
 

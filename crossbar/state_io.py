@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 
 from crossbar.device import CellArrays
 from crossbar.errors import InputError
+from crossbar.fsio import atomic_write_bytes
 from crossbar.spec import MacroSpec, spec_from_dict
 
 STATE_FORMAT = "rram-lsm-macro-state"
@@ -54,12 +54,7 @@ def save_macro(macro, path: str | os.PathLike) -> Path:
                         g_latent=c.g_latent, status=c.status,
                         rng_state=np.frombuffer(
                             json.dumps(macro.rng.bit_generator.state).encode(), np.uint8))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(buf.getvalue())
-    os.replace(tmp, path)
-    return path
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def load_macro(path: str | os.PathLike, spec: MacroSpec | None = None):

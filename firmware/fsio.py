@@ -6,11 +6,11 @@ An existing file is never replaced unless ``force`` is set.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from crossbar.fsio import atomic_write as _atomic_write
 from firmware.errors import OutputExistsError
 
 
@@ -25,20 +25,7 @@ def refuse_overwrite(path: str | os.PathLike, force: bool = False) -> Path:
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None],
                  force: bool = False) -> Path:
     """Call ``write(fh)`` on a temp file next to ``path`` and rename it to ``path``."""
-    path = refuse_overwrite(path, force)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return _atomic_write(refuse_overwrite(path, force), write)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, force: bool = False) -> Path:

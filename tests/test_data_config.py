@@ -30,11 +30,11 @@ def test_shipped_yaml_equals_defaults():
 
 
 def test_out_of_range_names_key_and_range():
-    with pytest.raises(ConfigError, match=r"crop: Input should be less than or equal to 34"):
+    with pytest.raises(ConfigError, match=r"key 'crop': Input should be less than or equal to 34"):
         ImageBinning(crop=40)
-    with pytest.raises(ConfigError, match=r"polarity: Input should be 0 or 1"):
+    with pytest.raises(ConfigError, match=r"key 'polarity': Input should be 0 or 1"):
         ImageBinning(polarity=2)
-    with pytest.raises(ConfigError, match=r"scheme: Input should be 'paper' or 'fixed'"):
+    with pytest.raises(ConfigError, match=r"key 'scheme': Input should be 'paper' or 'fixed'"):
         AudioBinning(scheme="log")
     with pytest.raises(ConfigError, match=r"rate_wpm: espeak accepts 80..450"):
         SpokenDigitsConfig(rate_wpm=(50, 100))
@@ -49,8 +49,9 @@ def test_yaml_errors_name_the_file_and_key(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_data_config(bad)
     msg = str(err.value)
-    assert "bad.yaml: binning.image.n_time_bins: Input should be greater than or equal to 1" in msg
-    assert "binning.audio.colour: unknown key" in msg
+    assert msg.startswith(f"{bad}: invalid data config")
+    assert "key 'binning.image.n_time_bins': Input should be greater than or equal to 1" in msg
+    assert "key 'binning.audio.colour': unknown key" in msg
     (tmp_path / "nested.yaml").write_text("data:\n  label_map: tonic\n")
     assert load_data_config(tmp_path / "nested.yaml").label_map == "tonic"
     (tmp_path / "broken.yaml").write_text("binning: [\n")

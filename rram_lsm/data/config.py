@@ -13,26 +13,18 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from crossbar.validation import format_validation_error, read_yaml_mapping
 from rram_lsm.errors import ConfigError
 
 LabelMapName = Literal["paper", "tonic"]
 
 
 def _format_validation_error(exc: ValidationError, source: str | None) -> str:
+    body = format_validation_error(exc, None, "configs/data/default.yaml", show_input=True)
     where = f"{source}: " if source else ""
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see configs/data/default.yaml)"
-        got = err.get("input")
-        got_s = "" if err["type"] == "extra_forbidden" else f" (got {got!r})"
-        lines.append(f"{where}{key}: {msg}{got_s}")
-    return "invalid data config:\n  " + "\n  ".join(lines)
+    return f"{where}invalid data config:\n  " + body.replace("\n", "\n  ")
 
 
 # True while a config is being validated: nested models then let pydantic collect their errors
@@ -266,16 +258,7 @@ class DataConfig(_Config):
 def load_data_config(path: str | os.PathLike) -> DataConfig:
     """Load a `DataConfig` from a YAML file (a top-level ``data:`` key is accepted too)."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+    raw = read_yaml_mapping(path, ConfigError, "config")
     if set(raw) == {"data"}:
         raw = raw["data"]
     return DataConfig.from_dict(raw, source=str(path))

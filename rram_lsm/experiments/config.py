@@ -13,12 +13,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from crossbar.validation import format_validation_error, read_yaml_mapping
 from rram_lsm.data.config import DataConfig
 from rram_lsm.errors import ConfigError
 from rram_lsm.heads.train import HeadConfig
 
 FeatureMode = Literal["rate", "windows"]
 Source = Literal["gaussian", "macro", "measured"]
+EXAMPLE = "configs/zero_shot_default.yaml"
 
 
 class _Section(BaseModel):
@@ -127,21 +129,6 @@ def parse_overrides(items: list[str] | None) -> list[tuple[str, Any]]:
     return out
 
 
-def _format(exc: ValidationError, origin: str) -> str:
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see configs/zero_shot_default.yaml)"
-        ctx = err.get("ctx") or {}
-        bounds = ", ".join(f"{k} {v}" for k, v in ctx.items() if k in ("gt", "ge", "lt", "le"))
-        if bounds:
-            msg += f" (allowed: {bounds})"
-        lines.append(f"{origin}: key '{key}': {msg}")
-    return "\n".join(lines)
-
-
 def experiment_config_from_dict(raw: dict | None, origin: str = "<config>",
                                 overrides: list[str] | None = None) -> ExperimentConfig:
     data = dict(raw or {})
@@ -150,7 +137,7 @@ def experiment_config_from_dict(raw: dict | None, origin: str = "<config>",
     try:
         cfg = ExperimentConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format(exc, origin)) from None
+        raise ConfigError(format_validation_error(exc, origin, EXAMPLE)) from None
     except ConfigError as exc:  # nested configs that raise ConfigError themselves
         raise ConfigError(f"{origin}: {exc}") from None
     _validate_lsm(cfg, origin)
@@ -173,12 +160,5 @@ def load_experiment_config(path: str | os.PathLike | None = None,
     if path is None:
         return experiment_config_from_dict({}, "<default>", overrides)
     p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
-    if raw is not None and not isinstance(raw, dict):
-        raise ConfigError(f"{p}: an experiment config must be a YAML mapping")
+    raw = read_yaml_mapping(p, ConfigError, "config")
     return experiment_config_from_dict(raw, str(p), overrides)

@@ -9,18 +9,21 @@ from rram_lsm.heads.losses import similarity
 
 
 def retrieval_topk(queries: torch.Tensor, gallery: torch.Tensor, q_labels, g_labels,
-                   k: int = 1, metric: str = "dot") -> float:
+                   k: int | tuple[int, ...] = 1, metric: str = "dot") -> float | tuple[float, ...]:
     """Fraction of queries whose ``k`` most similar gallery items include one of the same class.
 
-    queries [Q, d], gallery [G, d] embeddings; labels [Q], [G]. Ties broken by gallery order.
+    queries [Q, d], gallery [G, d] embeddings; labels [Q], [G]. ``k`` may be a tuple (one
+    ranking serves all; returns a tuple).
     """
+    ks = (k,) if isinstance(k, int) else tuple(k)
     q_labels = torch.as_tensor(np.asarray(q_labels))
     g_labels = torch.as_tensor(np.asarray(g_labels))
     sim = similarity(queries, gallery, metric)
-    k = min(k, gallery.shape[0])
-    top = torch.topk(sim, k, dim=1).indices  # [Q, k]
-    hit = (g_labels[top] == q_labels[:, None]).any(dim=1)
-    return float(hit.float().mean())
+    k_max = min(max(ks), gallery.shape[0])
+    top = torch.topk(sim, k_max, dim=1).indices  # [Q, k_max], most similar first
+    match = g_labels[top] == q_labels[:, None]
+    out = tuple(float(match[:, :min(kk, k_max)].any(dim=1).float().mean()) for kk in ks)
+    return out[0] if isinstance(k, int) else out
 
 
 def chance_top1(q_labels, g_labels) -> float:

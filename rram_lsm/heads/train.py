@@ -76,12 +76,9 @@ def _evaluate(model: DualProjection, s: RetrievalSet, metric: str, prep) -> dict
     with torch.no_grad():
         a = model.audio(prep(s.audio, "audio"))
         i = model.image(prep(s.image, "image"))
-    return {
-        "a2i_top1": retrieval_topk(a, i, s.audio_labels, s.image_labels, 1, metric),
-        "i2a_top1": retrieval_topk(i, a, s.image_labels, s.audio_labels, 1, metric),
-        "a2i_top5": retrieval_topk(a, i, s.audio_labels, s.image_labels, 5, metric),
-        "i2a_top5": retrieval_topk(i, a, s.image_labels, s.audio_labels, 5, metric),
-    }
+        a2i = retrieval_topk(a, i, s.audio_labels, s.image_labels, (1, 5), metric)
+        i2a = retrieval_topk(i, a, s.image_labels, s.audio_labels, (1, 5), metric)
+    return {"a2i_top1": a2i[0], "i2a_top1": i2a[0], "a2i_top5": a2i[1], "i2a_top5": i2a[1]}
 
 
 def train_heads(train_audio: np.ndarray, train_image: np.ndarray, train_labels: np.ndarray,
@@ -117,13 +114,13 @@ def train_heads(train_audio: np.ndarray, train_image: np.ndarray, train_labels: 
             model = DualProjection(train_audio.shape[1], train_image.shape[1], config.proj_dim,
                                    config.n_layers, config.activation, config.temperature,
                                    config.learn_temperature)
-        opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+        opt = torch.optim.Adam(model.parameters(), lr=config.lr, foreach=True)
         ta, ti = prep(train_audio, "audio"), prep(train_image, "image")
         ty = torch.as_tensor(np.asarray(train_labels, dtype=np.int64))
         n = ta.shape[0]
 
         history: list[dict] = []
-        states: dict[int, dict] = {}
+        best_state: dict = {}  # heads at the best validation score so far (first on ties)
 
         def record(epoch: int, loss: float | None) -> None:
             model.eval()
@@ -132,8 +129,11 @@ def train_heads(train_audio: np.ndarray, train_image: np.ndarray, train_labels: 
             for name, s in evals.items():
                 row.update({f"{name}_{k}": v
                             for k, v in _evaluate(model, s, config.metric, prep).items()})
+            score = 0.5 * (row["val_a2i_top1"] + row["val_i2a_top1"])
+            if not best_state or score > best_state["score"]:
+                best_state.update(score=score, state={k: v.detach().clone()
+                                                      for k, v in model.state_dict().items()})
             history.append(row)
-            states[epoch] = {k: v.detach().clone() for k, v in model.state_dict().items()}
             model.train()
 
         record(0, None)
@@ -165,7 +165,7 @@ def train_heads(train_audio: np.ndarray, train_image: np.ndarray, train_labels: 
         best["paper"] = int(np.argmax([sum(h[f"{s}_a2i_top1"] for s in paper_sets)
                                        for h in history]))
     metrics = {p: {k: v for k, v in history[e].items() if k != "loss"} for p, e in best.items()}
-    model.load_state_dict(states[best["validation"]])
+    model.load_state_dict(best_state["state"])
     model.eval()
     return TrainResult(history=history, best_epoch=best, metrics=metrics, model=model, norm=norm)
 

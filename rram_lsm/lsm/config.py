@@ -21,9 +21,9 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from crossbar.validation import format_validation_error, read_yaml_mapping
 from rram_lsm.errors import ConfigError
 
 FeatureName = Literal["rate", "windows", "count", "final_mem"]
@@ -41,20 +41,9 @@ MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 def _format_validation_error(exc: ValidationError, source: str | None) -> str:
+    body = format_validation_error(exc, None, "configs/lsm/image.yaml", show_input=True)
     where = f"{source}: " if source else ""
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see configs/lsm/image.yaml)"
-        ctx = err.get("ctx") or {}
-        bounds = ", ".join(f"{k} {v}" for k, v in ctx.items() if k in ("gt", "ge", "lt", "le"))
-        if bounds:
-            msg += f" (allowed: {bounds})"
-        got = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {err.get('input')!r})"
-        lines.append(f"{where}key '{key}': {msg}{got}")
-    return "invalid LSM config:\n  " + "\n  ".join(lines)
+    return f"{where}invalid LSM config:\n  " + body.replace("\n", "\n  ")
 
 
 class _Config(BaseModel):
@@ -220,16 +209,7 @@ def load_lsm_config(path: str | os.PathLike) -> LSMConfig:
     """Load an `LSMConfig` from YAML (a top-level ``lsm:`` key is accepted too; an ``encode:``
     block, the data of `rram-lsm encode`, is ignored here)."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+    raw = read_yaml_mapping(path, ConfigError, "config")
     raw = dict(raw)
     raw.pop("encode", None)  # the data block of `rram-lsm encode`
     if "lsm" in raw and isinstance(raw["lsm"], dict):
