@@ -86,7 +86,8 @@ def _zero_shot_section(cfg, m: dict, builtin: bool) -> list[str]:
                 "|---|---|---|---|---|---|---|---|"]
         for mode, by_src in m[key].items():
             for src, e in by_src.items():
-                p = PAPER_ZERO_SHOT.get(src)
+                # the paper's encoders emit mean rates: its numbers sit beside the rate rows
+                p = PAPER_ZERO_SHOT.get(src) if mode == "rate" else None
                 paper = f"{_pct(p['seen_a2i'])} / {_pct(p['unseen_a2i'])}" if p else "–"
                 if p and builtin:
                     paper += " (other data)"
@@ -143,7 +144,7 @@ def _classify_section(cfg, m: dict, builtin: bool) -> list[str]:
             if key == "chance":
                 continue
             src = key.split("_")[0]
-            p = PAPER_CLASSIFY.get(mod, {}).get(src if key in ("gaussian", "macro") else "")
+            p = PAPER_CLASSIFY.get(mod, {}).get(src) if r.get("features") == "rate" else None
             paper = _pct(p) + (" (other data)" if builtin else "") if p else "–"
             acc = _ms(r) if "per_seed" in r else _pct(r["accuracy"])
             feats = r.get("features", "")
