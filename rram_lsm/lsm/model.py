@@ -178,7 +178,10 @@ class LiquidStateMachine:
             s_prev[:, 1:] = raster[:, :-1]
             z = np.concatenate([frames, s_prev], axis=2).astype(np.float64)
             for t in syn.tiles:
-                cur = v * (z[:, :, t.r0:t.r1] @ syn.w_cal[t.r0:t.r1, t.o0:t.o1])
+                # one 2-D GEMM over all (sample, step) rows: a stacked 3-D matmul runs as many
+                # small BLAS calls whose threads fight numba's on a 2-core machine
+                zt = np.ascontiguousarray(z[:, :, t.r0:t.r1]).reshape(-1, t.r1 - t.r0)
+                cur = v * (zt @ syn.w_cal[t.r0:t.r1, t.o0:t.o1])
                 ranges.append(percentile_range(cur, p.adc_percentile))
         elif rule == "fixed":
             ranges = [p.adc_fixed_range_ua] * len(syn.tiles)
