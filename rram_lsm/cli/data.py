@@ -8,29 +8,12 @@ rram-lsm data info --data-root DIR [--json]
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import sys
 import time
-import warnings
+
+from rram_lsm.cli.common import plain_warnings
 
 DEFAULT_ROOT = "data_cache"
-
-
-@contextlib.contextmanager
-def _plain_warnings():
-    """Show data warnings as one 'rram-lsm: warning: ...' line on stderr."""
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        print(f"rram-lsm: warning: {message}", file=sys.stderr)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        old, warnings.showwarning = warnings.showwarning, show
-        try:
-            yield
-        finally:
-            warnings.showwarning = old
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -50,7 +33,7 @@ def _build(args: argparse.Namespace) -> int:
     cfg = BuiltinConfig.from_dict({**base.model_dump(), **overrides}, source="command-line options")
     names = tuple(args.only) if args.only else BUILTIN_NAMES
     t0 = time.perf_counter()
-    with _plain_warnings():
+    with plain_warnings():
         manifests = build_builtin(
             args.out, cfg, names=names, force=args.force, n_workers=args.workers, progress=not args.quiet
         )
@@ -94,7 +77,7 @@ def _build(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     from rram_lsm.data.info import data_info
 
-    with _plain_warnings():
+    with plain_warnings():
         info = data_info(args.data_root)
     if args.json:
         print(json.dumps(info, sort_keys=True))

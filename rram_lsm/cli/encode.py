@@ -18,15 +18,13 @@ the same dataset (or of ``--frames``), whichever split is encoded.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from rram_lsm.cli.common import plain_warnings
 from rram_lsm.errors import ConfigError, DataError, InputError
 
 DEFAULT_ROOT = "data_cache"
@@ -56,20 +54,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "overwrite --out written for other inputs")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_encode)
-
-
-@contextlib.contextmanager
-def _plain_warnings():
-    def show(message, category, filename, lineno, file=None, line=None):
-        print(f"rram-lsm: warning: {message}", file=sys.stderr)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        old, warnings.showwarning = warnings.showwarning, show
-        try:
-            yield
-        finally:
-            warnings.showwarning = old
 
 
 def _read_config(path: str) -> tuple:
@@ -140,7 +124,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if split not in SPLITS:
         raise ConfigError(f"{args.config}: encode.split must be one of {SPLITS}, got '{split}'")
 
-    with _plain_warnings():
+    with plain_warnings():
         if args.frames:
             dataset = Path(args.frames).stem
             frames, labels = _load_npz_frames(args.frames)
