@@ -47,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rram-lsm: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # stdout closed early (e.g. piped into `head`): not an error of ours; silence the
+        # interpreter's own report at exit by pointing stdout at devnull
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
