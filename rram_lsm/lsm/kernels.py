@@ -35,9 +35,15 @@ numbers in plain numpy.
 Dtype: the weight arrays' dtype (float64 or float32) is the working precision of the sums and
 membranes (the ADC rounds in float64); pass the normal table in the same dtype.
 
-Implementation note: inner loops index with unsigned offsets (``u0 + uint64(q)``) so that numba
-drops its negative-index wraparound check and LLVM vectorises them (an order of magnitude), and
-no array views are taken in the loops (their reference counting is atomic).
+Implementation notes: in `lif_encode` (noise off / output-referred) each tile's sums of the
+active rows run in `rram_lsm.lsm.simd` -- register-blocked 512-bit vectors with the next rows
+prefetched, in the same order of additions as a plain loop (so the float64 and float32 results
+equal `rram_lsm.lsm.reference` bit for bit); the weights are copied once per call into 64-byte
+aligned arrays padded to whole vectors. The LIF update runs as a separate branch-free loop that
+LLVM vectorises, and the spike list is a branch-free compaction. Other inner loops index with
+unsigned offsets (``u0 + uint64(q)``) so that numba drops its negative-index wraparound check
+and LLVM vectorises them, and no array views are taken in the loops (their reference counting
+is atomic).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ import numpy as np
 from numba import njit
 
 from crossbar.rng import stream_word
+from rram_lsm.lsm import simd
 
 _POOL: tuple[ThreadPoolExecutor, int] | None = None  # (pool, its size)
 
@@ -114,10 +121,27 @@ def _lif_step(u, spk, syn, decay, v_th, reset_zero, counts, b, w_idx, raster, t,
             raster[b, t, j] = spk[j]
 
 
-@njit(cache=True, nogil=True)
+def padded_columns(tiles: np.ndarray, itemsize: int) -> int:
+    """Columns the weight arrays need so that every tile's outputs ``[o0, o1)`` are covered by
+    whole SIMD vectors starting at ``o0`` (`rram_lsm.lsm.simd`)."""
+    lanes = simd.lanes_of(itemsize)
+    tiles = np.asarray(tiles)
+    return int(max(o0 + -(-(o1 - o0) // lanes) * lanes for o0, o1 in tiles[:, 2:4]))
+
+
+def _pad_cols(a: np.ndarray, width: int) -> np.ndarray:
+    """Copy of 2-D ``a`` with ``width`` columns (zeros appended), 64-byte aligned (so that a
+    SIMD vector never straddles two cache lines when the row stride is a multiple of 64 bytes)."""
+    nbytes = a.shape[0] * width * a.itemsize
+    buf = np.zeros(nbytes + simd.VECTOR_BYTES, np.uint8)
+    off = (-buf.ctypes.data) % simd.VECTOR_BYTES
+    out = buf[off:off + nbytes].view(a.dtype).reshape(a.shape[0], width)
+    out[:, : a.shape[1]] = a
+    return out
+
+
 def lif_encode(frames, w, s2, tiles, tile_lsb, tile_cmax, row_g, consts, decay, v_th, v_read,
-               reset_zero, noise, seed, sample_offset, table, n_windows,
-               record):  # pragma: no cover - compiled
+               reset_zero, noise, seed, sample_offset, table, n_windows, record):
     """Run the reservoir on a batch with noise off (``noise=False``) or output-referred.
 
     Args:
@@ -137,28 +161,102 @@ def lif_encode(frames, w, s2, tiles, tile_lsb, tile_cmax, row_g, consts, decay, 
     Returns:
         counts [B, K, N] int32, final membrane [B, N], raster uint8, ledger [B, n_tiles, 2]
         float64 (active rows summed over steps; sum of their row_g).
+
+    A thin wrapper: pads the weight columns to whole SIMD vectors (64-byte aligned), then runs
+    `_lif_encode_events` (which releases the GIL).
     """
+    n = w.shape[1]
+    width = padded_columns(tiles, w.dtype.itemsize)
+    wp = _pad_cols(w, width)
+    s2p = _pad_cols(np.asarray(s2, w.dtype), width) if noise else wp
+    return _lif_encode_events(frames, wp, s2p, n,
+                              np.ascontiguousarray(tiles, np.int64), tile_lsb, tile_cmax, row_g,
+                              consts, decay, v_th, v_read, reset_zero, noise, seed,
+                              sample_offset, table, n_windows, record)
+
+
+@njit(cache=True)
+def _input_rows(frames, b, t, active):  # pragma: no cover - compiled
+    """Write the inputs on at step t (ascending) to ``active``; return their number
+    (branch-free compaction: cheaper than skipping zeros when 1 input in 10 is on)."""
+    na = 0
+    for i in range(frames.shape[2]):
+        active[na] = i
+        na += frames[b, t, i] != 0
+    return na
+
+
+@njit(cache=True)
+def _lif_update(u, spk, syn, decay, v_th, reset_zero, n):  # pragma: no cover - compiled
+    """The LIF update of `_lif_step` (same arithmetic) without the bookkeeping, so that LLVM
+    vectorises it; spk [>= n] uint8 holds s[t-1] on entry and s[t] on exit."""
+    one = decay - decay + 1
+    for q in range(n):
+        j = np.uint64(q)
+        sj = spk[j] * one
+        if reset_zero:
+            m = decay * u[j] * (one - sj) + syn[j]
+        else:
+            m = decay * u[j] + syn[j] - v_th * sj
+        u[j] = m
+        spk[j] = m > v_th
+
+
+@njit(cache=True)
+def _spike_rows(spk, n, n_in, rec, counts, b, w_idx, raster, t, record):  # pragma: no cover
+    """List the rows ``n_in + j`` of the neurons that spiked (ascending) in ``rec``, count
+    them in window ``w_idx`` and record them; returns their number."""
+    nr = 0
+    for j in range(n):  # branch-free compaction
+        rec[nr] = n_in + j
+        nr += spk[j]
+    for a in range(nr):
+        j = rec[a] - n_in
+        counts[b, w_idx, j] += 1
+        if record:
+            raster[b, t, j] = 1
+    return nr
+
+
+@njit(cache=True, nogil=True)
+def _lif_encode_events(frames, w, s2, n, tiles, tile_lsb, tile_cmax, row_g, consts,
+                       decay, v_th, v_read, reset_zero, noise, seed, sample_offset, table,
+                       n_windows, record):  # pragma: no cover - compiled
+    """`lif_encode` on weights whose columns are padded to whole vectors (`padded_columns`);
+    ``n`` neurons."""
     b_n, t_n, n_in = frames.shape
-    r_n, n = w.shape
     n_tiles = tiles.shape[0]
     nblk = (n + 3) // 4
     seed = np.uint64(seed)
     dt = w.dtype
+    lanes = 64 // w.itemsize
+    mp = 0
+    for k in range(n_tiles):
+        mp = max(mp, -(-(tiles[k, 3] - tiles[k, 2]) // lanes) * lanes)
     counts = np.zeros((b_n, n_windows, n), np.int32)
     mem_out = np.zeros((b_n, n), dt)
     raster = np.zeros((b_n if record else 0, t_n, n), np.uint8)
     led = np.zeros((b_n, n_tiles, 2), np.float64)
+    u = np.zeros(n, dt)
+    syn = np.zeros(n, dt)
+    mu = np.zeros(mp, dt)  # column sums of one tile (local columns)
+    var = np.zeros(mp, dt)
+    z = np.zeros(n, dt)
+    words = np.zeros(nblk, np.uint64)
+    spk = np.zeros(n, np.uint8)
+    rec = np.zeros(n, np.int64)
+    active = np.zeros(n_in + n, np.int64)
     for b in range(b_n):
-        u = np.zeros(n, dt)
-        syn = np.zeros(n, dt)
-        mu = np.zeros(n, dt)
-        var = np.zeros(n, dt)
-        z = np.zeros(n, dt)
-        words = np.zeros(nblk, np.uint64)
-        spk = np.zeros(n, np.uint8)
-        active = np.empty(r_n, np.int64)
+        for j in range(n):
+            u[j] = 0
+            spk[j] = 0
+        nr = 0
         for t in range(t_n):
-            na = _active_rows(frames, b, t, spk, active)
+            # active rows, ascending: inputs on at t, then n_in + j for neurons spiking at t - 1
+            na = _input_rows(frames, b, t, active)
+            for a in range(nr):
+                active[na + a] = rec[a]
+            na += nr
             for j in range(n):
                 syn[j] = 0
             step_key = (sample_offset + b) * t_n + t
@@ -167,31 +265,39 @@ def lif_encode(frames, w, s2, tiles, tile_lsb, tile_cmax, row_g, consts, decay, 
                 r1 = tiles[k, 1]
                 o0 = tiles[k, 2]
                 m_o = tiles[k, 3] - o0
-                u0 = np.uint64(o0)
+                nv = -(-m_o // lanes)
                 c = consts[tiles[k, 4]]
                 lsb = tile_lsb[k]
                 cmax = tile_cmax[k]
-                for q in range(m_o):
-                    j = u0 + np.uint64(q)
-                    mu[j] = 0
-                    var[j] = 0
-                n_act = 0
+                a0 = 0
+                while a0 < na and active[a0] < r0:
+                    a0 += 1
+                a1 = a0
                 e_rows = 0.0
-                for a in range(na):
-                    i = active[a]
-                    if i < r0 or i >= r1:
-                        continue
-                    n_act += 1
-                    e_rows += row_g[k, i]
-                    for q in range(m_o):
-                        j = u0 + np.uint64(q)
-                        mu[j] += w[i, j]
-                    if noise:
-                        for q in range(m_o):
-                            j = u0 + np.uint64(q)
-                            var[j] += s2[i, j]
-                led[b, k, 0] += n_act
+                while a1 < na and active[a1] < r1:
+                    e_rows += row_g[k, active[a1]]
+                    a1 += 1
+                led[b, k, 0] += a1 - a0
                 led[b, k, 1] += e_rows
+                for q in range(nv * lanes):
+                    mu[q] = 0
+                    var[q] = 0
+                v = 0
+                while v < nv:  # register-blocked sums of the active rows (rram_lsm.lsm.simd)
+                    cc = v * lanes
+                    if v + 4 <= nv:
+                        if noise:
+                            simd.gather4_pair(mu, var, cc, w, s2, o0 + cc, active, a0, a1)
+                        else:
+                            simd.gather4(mu, mu, cc, w, w, o0 + cc, active, a0, a1)
+                        v += 4
+                    else:
+                        if noise:
+                            simd.gather1_pair(mu, var, cc, w, s2, o0 + cc, active, a0, a1)
+                        else:
+                            simd.gather1(mu, mu, cc, w, w, o0 + cc, active, a0, a1)
+                        v += 1
+                u0 = np.uint64(o0)
                 if noise:
                     kbase = (step_key * n_tiles + k) * nblk
                     for kb in range(o0 >> 2, (o0 + m_o + 3) >> 2):
@@ -203,25 +309,29 @@ def lif_encode(frames, w, s2, tiles, tile_lsb, tile_cmax, row_g, consts, decay, 
                     if lsb > 0.0:
                         lsb_v = lsb / v_read
                         for q in range(m_o):
-                            j = u0 + np.uint64(q)
-                            cur = v_read * (mu[j] + np.sqrt(var[j]) * z[j])
+                            uq = np.uint64(q)
+                            j = u0 + uq
+                            cur = v_read * (mu[uq] + np.sqrt(var[uq]) * z[j])
                             syn[j] += c * (_adc_code(cur, lsb, cmax) * lsb_v)
                     else:
                         for q in range(m_o):
-                            j = u0 + np.uint64(q)
-                            cur = v_read * (mu[j] + np.sqrt(var[j]) * z[j])
+                            uq = np.uint64(q)
+                            j = u0 + uq
+                            cur = v_read * (mu[uq] + np.sqrt(var[uq]) * z[j])
                             syn[j] += c * (cur / v_read)
                 elif lsb > 0.0:
                     lsb_v = lsb / v_read
                     for q in range(m_o):
-                        j = u0 + np.uint64(q)
-                        syn[j] += c * (_adc_code(v_read * mu[j], lsb, cmax) * lsb_v)
+                        uq = np.uint64(q)
+                        j = u0 + uq
+                        syn[j] += c * (_adc_code(v_read * mu[uq], lsb, cmax) * lsb_v)
                 else:
                     for q in range(m_o):
-                        j = u0 + np.uint64(q)
-                        syn[j] += c * mu[j]
-            _lif_step(u, spk, syn, decay, v_th, reset_zero, counts, b, t * n_windows // t_n,
-                      raster, t, record)
+                        uq = np.uint64(q)
+                        syn[u0 + uq] += c * mu[uq]
+            _lif_update(u, spk, syn, decay, v_th, reset_zero, n)
+            nr = _spike_rows(spk, n, n_in, rec, counts, b, t * n_windows // t_n, raster, t,
+                             record)
         for j in range(n):
             mem_out[b, j] = u[j]
     return counts, mem_out, raster, led

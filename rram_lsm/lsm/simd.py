@@ -1,0 +1,122 @@
+"""Explicit-SIMD row sums of the LSM kernel, written as numba intrinsics (LLVM IR).
+
+Why: the event-driven synaptic sums add a few dozen weight *rows* per step. Written as plain
+numba loops (``mu[j] += w[i, j]``), LLVM vectorises each row's loop on its own: the running sums
+make a round trip through memory for every row, every short loop pays runtime alias checks, and
+nothing prefetches the next (random) row from L2. These intrinsics instead hold a block of
+``nvec`` 512-bit vectors (16 float32 or 8 float64 lanes each) in registers while they add
+``out[oc:oc+L] += w[rows[a], wc:wc+L]`` for ``a`` in ``[a0, a1)``: the block of ``out`` is
+loaded once, the rows are added in list order, the result is stored once, and the row two ahead
+is prefetched. Measured (256 in x 200 neurons, f32, ~47 active rows per step, mean and variance
+sums): ~19 ns per row against ~33 ns for the plain loops; what remains is L2 bandwidth (the
+weights and variances, 0.73 MB, do not fit in L1).
+
+``L = nvec * lanes``. Each addition is one IEEE add in the order written, so results equal a
+plain sequential loop bit for bit (no reassociation, no fused operations). The ``pair`` variants
+do the same on a second array pair (the noise variances) in the same pass.
+
+Callers guarantee the bounds: every touched block lies inside its (C-contiguous) array; the
+kernels pad the weight columns so that whole vectors fit (`padded_columns`). On machines without
+AVX-512, LLVM splits each 512-bit vector into two 256-bit ones.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+VECTOR_BYTES = 64  # one 512-bit vector
+_I8P = ir.IntType(8).as_pointer()
+_I32 = ir.IntType(32)
+_I64 = ir.IntType(64)
+
+
+def lanes_of(itemsize: int) -> int:
+    """Elements per vector for an element of ``itemsize`` bytes."""
+    return VECTOR_BYTES // itemsize
+
+
+def _ctx(context, builder, aty, val):
+    """(i8* base pointer, row stride in bytes, vector type) of a C-contiguous array."""
+    arr = context.make_array(aty)(context, builder, val)
+    elem = context.get_value_type(aty.dtype)
+    vty = ir.VectorType(elem, lanes_of(aty.dtype.bitwidth // 8))
+    stride = builder.extract_value(arr.strides, 0) if aty.ndim == 2 else None
+    return builder.bitcast(arr.data, _I8P), stride, vty
+
+
+def _vec_ptr(builder, base, byte_off, vty):
+    return builder.bitcast(builder.gep(base, [byte_off]), vty.as_pointer())
+
+
+def _prefetch(builder, addr):
+    fn = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [_I8P, _I32, _I32, _I32]),
+        "llvm.prefetch.p0i8")
+    builder.call(fn, [addr, ir.Constant(_I32, 0), ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
+
+
+def _elem_bytes(aty) -> int:
+    return aty.dtype.bitwidth // 8
+
+
+def _make_gather(nvec: int, pair: bool):
+    @intrinsic
+    def gather(typingctx, out, out2, ocol, w, w2, wcol, rows, a0, a1):
+        sig = types.none(out, out2, ocol, w, w2, wcol, rows, a0, a1)
+
+        def codegen(context, builder, signature, args):
+            t_out, t_out2, _, t_w, t_w2, _, t_rows, _, _ = signature.args
+            out_v, out2_v, ocol_v, w_v, w2_v, wcol_v, rows_v, a0_v, a1_v = args
+            isz = _elem_bytes(t_w)
+            srcs = [(out_v, t_out, w_v, t_w)] + ([(out2_v, t_out2, w2_v, t_w2)] if pair else [])
+            rows_p = context.make_array(t_rows)(context, builder, rows_v).data
+            ob = builder.mul(ocol_v, ir.Constant(_I64, isz))
+            wb = builder.mul(wcol_v, ir.Constant(_I64, isz))
+            plans = []
+            for o_val, o_ty, m_val, m_ty in srcs:
+                obase, _, vty = _ctx(context, builder, o_ty, o_val)
+                mbase, mstride, _ = _ctx(context, builder, m_ty, m_val)
+                accs = []
+                for v in range(nvec):
+                    p = _vec_ptr(builder, obase, builder.add(ob, ir.Constant(_I64, v * 64)), vty)
+                    slot = cgutils.alloca_once(builder, vty)
+                    builder.store(builder.load(p, align=isz), slot)
+                    accs.append((slot, p))
+                plans.append((mbase, mstride, vty, accs))
+            last = builder.sub(a1_v, ir.Constant(_I64, 1))
+            with cgutils.for_range_slice(builder, a0_v, a1_v, ir.Constant(_I64, 1),
+                                         inc=True) as (a, _):
+                row = builder.load(builder.gep(rows_p, [a]))
+                ahead = builder.add(a, ir.Constant(_I64, 2))
+                ahead = builder.select(builder.icmp_signed("<", ahead, a1_v), ahead, last)
+                row_ahead = builder.load(builder.gep(rows_p, [ahead]))
+                for mbase, mstride, vty, accs in plans:
+                    roff = builder.add(builder.mul(row, mstride), wb)
+                    poff = builder.add(builder.mul(row_ahead, mstride), wb)
+                    for line in range(nvec):
+                        _prefetch(builder, builder.gep(
+                            mbase, [builder.add(poff, ir.Constant(_I64, line * 64))]))
+                    for v, (slot, _) in enumerate(accs):
+                        x = builder.load(_vec_ptr(
+                            builder, mbase, builder.add(roff, ir.Constant(_I64, v * 64)), vty),
+                            align=isz)
+                        builder.store(builder.fadd(builder.load(slot), x), slot)
+            for _, _, _, accs in plans:
+                for slot, p in accs:
+                    builder.store(builder.load(slot), p, align=isz)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return gather
+
+
+#: ``gather{nvec}[_pair](out, out2, ocol, w, w2, wcol, rows, a0, a1)`` (``out2``/``w2`` are
+#: ignored by the single variants): ``out[ocol:ocol+L] += sum_a w[rows[a], wcol:wcol+L]``.
+gather4 = _make_gather(4, False)
+gather1 = _make_gather(1, False)
+gather4_pair = _make_gather(4, True)
+gather1_pair = _make_gather(1, True)

@@ -1,0 +1,95 @@
+"""The SIMD row sums (`rram_lsm.lsm.simd`) and the padded float32 kernel against numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numba import njit
+
+from crossbar.rng import NORMAL_TABLE
+from rram_lsm.lsm import kernels as K
+from rram_lsm.lsm import simd
+from rram_lsm.lsm.reference import lif_encode_ref
+
+
+@njit(cache=False)
+def _gather_blocks(out, out2, w, w2, rows, a0, a1, col, nv, pair):
+    # the kernel's block walk: 4 vectors at a time, then single vectors
+    lanes = 64 // w.itemsize
+    v = 0
+    while v < nv:
+        c = v * lanes
+        if v + 4 <= nv:
+            if pair:
+                simd.gather4_pair(out, out2, c, w, w2, col + c, rows, a0, a1)
+            else:
+                simd.gather4(out, out, c, w, w, col + c, rows, a0, a1)
+            v += 4
+        else:
+            if pair:
+                simd.gather1_pair(out, out2, c, w, w2, col + c, rows, a0, a1)
+            else:
+                simd.gather1(out, out, c, w, w, col + c, rows, a0, a1)
+            v += 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pair", [False, True])
+def test_gather_equals_sequential_numpy_sums(dtype, pair):
+    rng = np.random.default_rng(0)
+    lanes = simd.lanes_of(np.dtype(dtype).itemsize)
+    nv, col = 7, 3  # 4 + 1 + 1 + 1 vectors, an unaligned start column
+    width = col + nv * lanes
+    w = K._pad_cols(rng.normal(size=(40, width - 2)).astype(dtype), width)
+    w2 = K._pad_cols(rng.random((40, width - 2)).astype(dtype), width)
+    rows = np.array([5, 0, 39, 12, 12, 7, 30], np.int64)  # any order, repeats allowed
+    out0 = rng.normal(size=nv * lanes).astype(dtype)
+    out, out2 = out0.copy(), out0[::-1].copy()
+    _gather_blocks(out, out2, w, w2, rows, 1, 6, col, nv, pair)
+    exp, exp2 = out0.copy(), out0[::-1].copy()
+    for i in rows[1:6]:  # sequential adds in list order: equal to the last bit
+        exp += w[i, col:col + nv * lanes]
+        exp2 += w2[i, col:col + nv * lanes]
+    np.testing.assert_array_equal(out, exp)
+    np.testing.assert_array_equal(out2, exp2 if pair else out0[::-1])
+    untouched = out0.copy()
+    _gather_blocks(untouched, untouched, w, w2, rows, 3, 3, col, nv, False)  # empty range
+    np.testing.assert_array_equal(untouched, out0)
+
+
+def test_padding_is_whole_vectors_and_aligned():
+    tiles = np.array([[0, 10, 0, 37, 0], [0, 10, 37, 83, 0]], np.int64)
+    assert K.padded_columns(tiles, 4) == 37 + 48  # 46 columns -> 3 vectors of 16
+    assert K.padded_columns(tiles, 8) == 37 + 48  # 6 vectors of 8
+    a = np.arange(30.0).reshape(3, 10)
+    p = K._pad_cols(a, 16)
+    assert p.ctypes.data % simd.VECTOR_BYTES == 0 and p.flags.c_contiguous
+    np.testing.assert_array_equal(p[:, :10], a)
+    assert not p[:, 10:].any()
+
+
+@pytest.mark.parametrize("noise,adc", [(False, True), (True, True), (True, False)])
+def test_float32_kernel_matches_reference_bitwise_on_wide_tiles(noise, adc):
+    # wide, ragged tiles: 4-vector and single-vector blocks, an unaligned second tile
+    rng = np.random.default_rng(4)
+    b, t, n_in, n = 5, 16, 40, 83
+    x = (rng.random((b, t, n_in)) < 0.15).astype(np.uint8)
+    r = n_in + n
+    gp = rng.uniform(0.1, 150, (r, n)) * (rng.random((r, n)) < 0.5)
+    gm = rng.uniform(0.1, 150, (r, n)) * (rng.random((r, n)) < 0.5)
+    w = (gp - gm).astype(np.float32)
+    s2 = ((0.02 * gp + 0.05) ** 2 + (0.02 * gm + 0.05) ** 2).astype(np.float32)
+    tiles = np.array([[0, 70, 0, 37, 0], [0, 70, 37, 83, 0], [70, r, 0, 83, 0]], np.int64)
+    lsb = np.array([0.3, 0.35, 0.4] if adc else [0.0] * 3)
+    cmax = np.full(3, 127.0)
+    consts = np.array([0.004], np.float32)
+    row_g = np.abs(rng.normal(size=(3, r)))
+    f32 = np.float32
+    got = K.lif_encode(x, w, s2, tiles, lsb, cmax, row_g, consts, f32(0.9), f32(5.0), f32(0.1),
+                       True, noise, np.uint64(11), 2, NORMAL_TABLE.astype(np.float32), 4, True)
+    ref = lif_encode_ref(x, w, tiles, lsb, cmax, consts, f32(0.9), f32(5.0), f32(0.1), True,
+                         "output" if noise else "off", 11, 2, 4, s2=s2, row_g=row_g)
+    assert got[2].any() and not got[2].all()
+    for a, e in zip(got[:3], ref[:3]):
+        np.testing.assert_array_equal(a, e)
+    np.testing.assert_allclose(got[3], ref[3], rtol=1e-12)
