@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from crossbar.rng import NORMAL_TABLE
+from crossbar.rng import NORMAL_TABLE_4096
 from rram_lsm.lsm import kernels as K
 from rram_lsm.lsm import simd
 from rram_lsm.lsm.reference import lif_encode_ref
@@ -86,7 +86,8 @@ def test_float32_kernel_matches_reference_bitwise_on_wide_tiles(noise, adc):
     row_g = np.abs(rng.normal(size=(3, r)))
     f32 = np.float32
     got = K.lif_encode(x, w, s2, tiles, lsb, cmax, row_g, consts, f32(0.9), f32(5.0), f32(0.1),
-                       True, noise, np.uint64(11), 2, NORMAL_TABLE.astype(np.float32), 4, True)
+                       True, noise, np.uint64(11), 2, NORMAL_TABLE_4096.astype(np.float32), 4,
+                       True)
     ref = lif_encode_ref(x, w, tiles, lsb, cmax, consts, f32(0.9), f32(5.0), f32(0.1), True,
                          "output" if noise else "off", 11, 2, 4, s2=s2, row_g=row_g)
     assert got[2].any() and not got[2].all()

@@ -27,13 +27,15 @@ exactly ``const * sum w`` (no ``v_read`` round trip).
 Random numbers are counter-based (`crossbar.rng`), keyed by the global sample index
 ``g = sample_offset + b``, so results depend neither on batching nor on thread scheduling.
 Output noise of (g, t, tile k, output j) is slot ``j % 4`` of word
-``((g * T + t) * n_tiles + k) * nblk + j // 4``; per-cell noise of (g, t, lane, row i, output j)
+``((g * T + t) * n_tiles + k) * nblk + j // 4``, read through the 4,096-level table
+(`crossbar.rng.NORMAL_TABLE_4096`, which stays in L1); per-cell noise of (g, t, lane, row i, output j)
 is slot ``j % 4`` of word ``(((g * T + t) * 2 + lane) * R + i) * nblk + j // 4``
 (``nblk = ceil(N / 4)``, lane 0 = G+, lane 1 = G-). `rram_lsm.lsm.reference` computes the same
 numbers in plain numpy.
 
-Dtype: the weight arrays' dtype (float64 or float32) is the working precision of the sums and
-membranes (the ADC rounds in float64); pass the normal table in the same dtype.
+Dtype: the weight arrays' dtype (float64 or float32) is the working precision of the sums,
+the membranes and, in `lif_encode`, of the ADC (``lsb`` and ``cmax`` are cast to it, as in the
+torch engine; `lif_encode_percell` rounds in float64); pass the normal table in the same dtype.
 
 Implementation notes: in `lif_encode` (noise off / output-referred) each tile's sums of the
 active rows run in `rram_lsm.lsm.simd` -- register-blocked 512-bit vectors with the next rows
@@ -55,7 +57,7 @@ import numba
 import numpy as np
 from numba import njit
 
-from crossbar.rng import stream_word
+from crossbar.rng import SHORT_SHIFT, stream_word
 from rram_lsm.lsm import simd
 
 _POOL: tuple[ThreadPoolExecutor, int] | None = None  # (pool, its size)
@@ -65,6 +67,7 @@ _MASK16 = np.uint64(0xFFFF)
 _TWO = np.uint64(2)
 _THREE = np.uint64(3)
 _SIXTEEN = np.uint64(16)
+_SHORT = np.uint64(SHORT_SHIFT)
 
 
 @njit(cache=True)
@@ -155,7 +158,8 @@ def lif_encode(frames, w, s2, tiles, tile_lsb, tile_cmax, row_g, consts, decay, 
             for the ledger's read energy.
         consts: [n_groups] weight constants; decay, v_th, v_read: scalars; all in the dtype of
             ``w``. reset_zero: hard reset (else subtract). seed: uint64 stream seed.
-        sample_offset: global index of sample 0 (keys the noise). table: normal table.
+        sample_offset: global index of sample 0 (keys the noise). table:
+            `crossbar.rng.NORMAL_TABLE_4096` in the dtype of ``w``.
         n_windows: K; spikes are counted per window (window of step t: ``t * K // T``).
         record: also fill the raster [B, T, N] (else a [0, T, N] array is returned).
     Returns:
@@ -169,10 +173,11 @@ def lif_encode(frames, w, s2, tiles, tile_lsb, tile_cmax, row_g, consts, decay, 
     width = padded_columns(tiles, w.dtype.itemsize)
     wp = _pad_cols(w, width)
     s2p = _pad_cols(np.asarray(s2, w.dtype), width) if noise else wp
-    return _lif_encode_events(frames, wp, s2p, n,
-                              np.ascontiguousarray(tiles, np.int64), tile_lsb, tile_cmax, row_g,
-                              consts, decay, v_th, v_read, reset_zero, noise, seed,
-                              sample_offset, table, n_windows, record)
+    return _lif_encode_events(frames, wp, s2p, n, np.ascontiguousarray(tiles, np.int64),
+                              np.asarray(tile_lsb).astype(w.dtype),
+                              np.asarray(tile_cmax).astype(w.dtype), row_g, consts, decay, v_th,
+                              v_read, reset_zero, noise, seed, sample_offset, table, n_windows,
+                              record)
 
 
 @njit(cache=True)
@@ -244,8 +249,9 @@ def _lif_encode_events(frames, w, s2, n, tiles, tile_lsb, tile_cmax, row_g, cons
     z = np.zeros(n, dt)
     words = np.zeros(nblk, np.uint64)
     spk = np.zeros(n, np.uint8)
-    rec = np.zeros(n, np.int64)
+    rec = np.zeros(n, np.int64)  # rows of the neurons that spiked at t - 1, ascending
     active = np.zeros(n_in + n, np.int64)
+    row_uses = np.zeros((n_tiles, n_in + n), np.int64)  # steps each row was active, per tile
     for b in range(b_n):
         for j in range(n):
             u[j] = 0
@@ -267,18 +273,18 @@ def _lif_encode_events(frames, w, s2, n, tiles, tile_lsb, tile_cmax, row_g, cons
                 m_o = tiles[k, 3] - o0
                 nv = -(-m_o // lanes)
                 c = consts[tiles[k, 4]]
-                lsb = tile_lsb[k]
-                cmax = tile_cmax[k]
+                lsb = tile_lsb[k]  # in the working dtype: the ADC arithmetic is done in it
+                lsb_d = lsb
+                cmax_d = tile_cmax[k]
+                lsb_v = lsb_d / v_read
                 a0 = 0
                 while a0 < na and active[a0] < r0:
                     a0 += 1
                 a1 = a0
-                e_rows = 0.0
                 while a1 < na and active[a1] < r1:
-                    e_rows += row_g[k, active[a1]]
+                    row_uses[k, active[a1]] += 1  # read energy booked once per sample, below
                     a1 += 1
                 led[b, k, 0] += a1 - a0
-                led[b, k, 1] += e_rows
                 for q in range(nv * lanes):
                     mu[q] = 0
                     var[q] = 0
@@ -305,14 +311,14 @@ def _lif_encode_events(frames, w, s2, n, tiles, tile_lsb, tile_cmax, row_g, cons
                     for q in range(m_o):
                         j = u0 + np.uint64(q)
                         wd = words[j >> _TWO]
-                        z[j] = table[(wd >> ((j & _THREE) * _SIXTEEN)) & _MASK16]
+                        z[j] = table[((wd >> ((j & _THREE) * _SIXTEEN)) & _MASK16) >> _SHORT]
                     if lsb > 0.0:
-                        lsb_v = lsb / v_read
                         for q in range(m_o):
                             uq = np.uint64(q)
                             j = u0 + uq
                             cur = v_read * (mu[uq] + np.sqrt(var[uq]) * z[j])
-                            syn[j] += c * (_adc_code(cur, lsb, cmax) * lsb_v)
+                            code = min(max(np.rint(cur / lsb_d), -cmax_d), cmax_d)
+                            syn[j] += c * (code * lsb_v)
                     else:
                         for q in range(m_o):
                             uq = np.uint64(q)
@@ -320,11 +326,11 @@ def _lif_encode_events(frames, w, s2, n, tiles, tile_lsb, tile_cmax, row_g, cons
                             cur = v_read * (mu[uq] + np.sqrt(var[uq]) * z[j])
                             syn[j] += c * (cur / v_read)
                 elif lsb > 0.0:
-                    lsb_v = lsb / v_read
                     for q in range(m_o):
                         uq = np.uint64(q)
                         j = u0 + uq
-                        syn[j] += c * (_adc_code(v_read * mu[uq], lsb, cmax) * lsb_v)
+                        code = min(max(np.rint(v_read * mu[uq] / lsb_d), -cmax_d), cmax_d)
+                        syn[j] += c * (code * lsb_v)
                 else:
                     for q in range(m_o):
                         uq = np.uint64(q)
@@ -332,6 +338,12 @@ def _lif_encode_events(frames, w, s2, n, tiles, tile_lsb, tile_cmax, row_g, cons
             _lif_update(u, spk, syn, decay, v_th, reset_zero, n)
             nr = _spike_rows(spk, n, n_in, rec, counts, b, t * n_windows // t_n, raster, t,
                              record)
+        for k in range(n_tiles):
+            e_rows = 0.0
+            for i in range(row_uses.shape[1]):
+                e_rows += row_uses[k, i] * row_g[k, i]
+                row_uses[k, i] = 0
+            led[b, k, 1] = e_rows
         for j in range(n):
             mem_out[b, j] = u[j]
     return counts, mem_out, raster, led

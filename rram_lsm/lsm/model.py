@@ -29,15 +29,17 @@ import numpy as np
 from crossbar.ledger import Ledger
 from crossbar.macro import book_mvm_totals
 from crossbar.periphery import Adc, percentile_range
-from crossbar.rng import NORMAL_TABLE, draw_seed
+from crossbar.rng import NORMAL_TABLE, NORMAL_TABLE_4096, draw_seed
 from rram_lsm.errors import InputError
 from rram_lsm.lsm import kernels as K
 from rram_lsm.lsm.config import LSMConfig, lsm_config_from_dict
 from rram_lsm.lsm.features import assemble_features, firing_stats
 from rram_lsm.lsm.synapses import Synapses, build_synapses
 
-_TABLES = {np.dtype(np.float64): NORMAL_TABLE,
+_TABLES = {np.dtype(np.float64): NORMAL_TABLE,  # per-cell noise (lif_encode_percell)
            np.dtype(np.float32): NORMAL_TABLE.astype(np.float32)}
+_SHORT_TABLES = {np.dtype(np.float64): NORMAL_TABLE_4096,  # output noise (lif_encode)
+                 np.dtype(np.float32): NORMAL_TABLE_4096.astype(np.float32)}
 
 
 @dataclass
@@ -238,8 +240,8 @@ class LiquidStateMachine:
 
             def make(fr, off):
                 return (fr, arrays["w"], s2, tiles, lsb, cmax, syn.row_g, consts, *scalars,
-                        noise == "output", np.uint64(seed), int(off), table, int(n_windows),
-                        bool(record))
+                        noise == "output", np.uint64(seed), int(off), _SHORT_TABLES[dt],
+                        int(n_windows), bool(record))
 
             return K.run_threaded(K.lif_encode, frames, sample_offset, make)
         kw = dict(s2=arrays.get("s2"), gp=arrays.get("gp"), gm=arrays.get("gm"),

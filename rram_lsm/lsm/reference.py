@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crossbar.rng import normals_ref
+from crossbar.rng import normals_ref, short_normals_ref
 
 
 def _code(cur: np.ndarray, lsb: float, cmax: float) -> np.ndarray:
@@ -81,15 +81,19 @@ def lif_encode_ref(frames, w, tiles, tile_lsb, tile_cmax, consts, decay, v_th, v
                     mu += w[i, o0:o1]
                     if noise == "output":
                         var += s2[i, o0:o1]
+                # ADC in the working dtype (as the kernel and the torch engine)
+                lsb_d, cmax_d, v_d = dt.type(lsb), dt.type(cmax), dt.type(v_read)
                 if noise == "output":
-                    z = normals_ref(seed, (step_key * n_tiles + k) * nblk, n)[o0:o1].astype(dt)
-                    cur = v_read * (mu + np.sqrt(var) * z)
+                    z = short_normals_ref(seed, (step_key * n_tiles + k) * nblk, n)[o0:o1]
+                    cur = v_d * (mu + np.sqrt(var) * z.astype(dt))
                     if lsb > 0:
-                        syn[o0:o1] += c * (_code(cur, lsb, cmax) * (lsb / v_read))
+                        code = np.clip(np.rint(cur / lsb_d), -cmax_d, cmax_d)
+                        syn[o0:o1] += c * (code * (lsb_d / v_d))
                     else:
-                        syn[o0:o1] += c * (cur / v_read)
+                        syn[o0:o1] += c * (cur / v_d)
                 elif lsb > 0:
-                    syn[o0:o1] += c * (_code(v_read * mu, lsb, cmax) * (lsb / v_read))
+                    code = np.clip(np.rint(v_d * mu / lsb_d), -cmax_d, cmax_d)
+                    syn[o0:o1] += c * (code * (lsb_d / v_d))
                 else:
                     syn[o0:o1] += c * mu
             if reset_zero:

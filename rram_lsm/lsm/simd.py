@@ -70,22 +70,27 @@ def _make_gather(nvec: int, pair: bool):
         def codegen(context, builder, signature, args):
             t_out, t_out2, _, t_w, t_w2, _, t_rows, _, _ = signature.args
             out_v, out2_v, ocol_v, w_v, w2_v, wcol_v, rows_v, a0_v, a1_v = args
-            isz = _elem_bytes(t_w)
             srcs = [(out_v, t_out, w_v, t_w)] + ([(out2_v, t_out2, w2_v, t_w2)] if pair else [])
             rows_p = context.make_array(t_rows)(context, builder, rows_v).data
-            ob = builder.mul(ocol_v, ir.Constant(_I64, isz))
-            wb = builder.mul(wcol_v, ir.Constant(_I64, isz))
             plans = []
             for o_val, o_ty, m_val, m_ty in srcs:
+                osz = _elem_bytes(o_ty)
                 obase, _, vty = _ctx(context, builder, o_ty, o_val)
                 mbase, mstride, _ = _ctx(context, builder, m_ty, m_val)
+                half = m_ty.dtype == types.uint16  # IEEE half bits, widened on load
+                msz = 2 if half else osz
+                lanes = vty.count
+                lty = ir.VectorType(ir.IntType(16) if half else vty.element, lanes)
+                ob = builder.mul(ocol_v, ir.Constant(_I64, osz))
+                wb = builder.mul(wcol_v, ir.Constant(_I64, msz))
                 accs = []
                 for v in range(nvec):
-                    p = _vec_ptr(builder, obase, builder.add(ob, ir.Constant(_I64, v * 64)), vty)
+                    p = _vec_ptr(builder, obase,
+                                 builder.add(ob, ir.Constant(_I64, v * lanes * osz)), vty)
                     slot = cgutils.alloca_once(builder, vty)
-                    builder.store(builder.load(p, align=isz), slot)
-                    accs.append((slot, p))
-                plans.append((mbase, mstride, vty, accs))
+                    builder.store(builder.load(p, align=osz), slot)
+                    accs.append((slot, p, osz))
+                plans.append((mbase, mstride, wb, msz, lanes, lty, half, vty, accs))
             last = builder.sub(a1_v, ir.Constant(_I64, 1))
             with cgutils.for_range_slice(builder, a0_v, a1_v, ir.Constant(_I64, 1),
                                          inc=True) as (a, _):
@@ -93,20 +98,23 @@ def _make_gather(nvec: int, pair: bool):
                 ahead = builder.add(a, ir.Constant(_I64, 2))
                 ahead = builder.select(builder.icmp_signed("<", ahead, a1_v), ahead, last)
                 row_ahead = builder.load(builder.gep(rows_p, [ahead]))
-                for mbase, mstride, vty, accs in plans:
+                for mbase, mstride, wb, msz, lanes, lty, half, vty, accs in plans:
                     roff = builder.add(builder.mul(row, mstride), wb)
                     poff = builder.add(builder.mul(row_ahead, mstride), wb)
-                    for line in range(nvec):
+                    for line in range(0, nvec * lanes * msz, 64):
                         _prefetch(builder, builder.gep(
-                            mbase, [builder.add(poff, ir.Constant(_I64, line * 64))]))
-                    for v, (slot, _) in enumerate(accs):
+                            mbase, [builder.add(poff, ir.Constant(_I64, line))]))
+                    for v, (slot, _, _) in enumerate(accs):
                         x = builder.load(_vec_ptr(
-                            builder, mbase, builder.add(roff, ir.Constant(_I64, v * 64)), vty),
-                            align=isz)
+                            builder, mbase, builder.add(roff, ir.Constant(_I64, v * lanes * msz)),
+                            lty), align=msz)
+                        if half:
+                            x = builder.fpext(builder.bitcast(
+                                x, ir.VectorType(ir.HalfType(), lanes)), vty)
                         builder.store(builder.fadd(builder.load(slot), x), slot)
-            for _, _, _, accs in plans:
-                for slot, p in accs:
-                    builder.store(builder.load(slot), p, align=isz)
+            for *_, accs in plans:
+                for slot, p, osz in accs:
+                    builder.store(builder.load(slot), p, align=osz)
             return context.get_dummy_value()
 
         return sig, codegen
