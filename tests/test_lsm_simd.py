@@ -68,8 +68,9 @@ def test_padding_is_whole_vectors_and_aligned():
     assert not p[:, 10:].any()
 
 
-@pytest.mark.parametrize("noise,adc", [(False, True), (True, True), (True, False)])
-def test_float32_kernel_matches_reference_bitwise_on_wide_tiles(noise, adc):
+@pytest.mark.parametrize("noise,adc,half", [(False, True, False), (True, True, False),
+                                            (True, False, False), (True, True, True)])
+def test_float32_kernel_matches_reference_bitwise_on_wide_tiles(noise, adc, half):
     # wide, ragged tiles: 4-vector and single-vector blocks, an unaligned second tile
     rng = np.random.default_rng(4)
     b, t, n_in, n = 5, 16, 40, 83
@@ -79,6 +80,9 @@ def test_float32_kernel_matches_reference_bitwise_on_wide_tiles(noise, adc):
     gm = rng.uniform(0.1, 150, (r, n)) * (rng.random((r, n)) < 0.5)
     w = (gp - gm).astype(np.float32)
     s2 = ((0.02 * gp + 0.05) ** 2 + (0.02 * gm + 0.05) ** 2).astype(np.float32)
+    if half:  # as Synapses.s2: the kernel streams these as half-precision bits
+        s2 = s2.astype(np.float16).astype(np.float32)
+        assert K._half_bits(s2) is not None
     tiles = np.array([[0, 70, 0, 37, 0], [0, 70, 37, 83, 0], [70, r, 0, 83, 0]], np.int64)
     lsb = np.array([0.3, 0.35, 0.4] if adc else [0.0] * 3)
     cmax = np.full(3, 127.0)
@@ -94,3 +98,41 @@ def test_float32_kernel_matches_reference_bitwise_on_wide_tiles(noise, adc):
     for a, e in zip(got[:3], ref[:3]):
         np.testing.assert_array_equal(a, e)
     np.testing.assert_allclose(got[3], ref[3], rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gather_widens_half_precision_second_operand_exactly(dtype):
+    rng = np.random.default_rng(1)
+    lanes = simd.lanes_of(np.dtype(dtype).itemsize)
+    nv = 5
+    width = nv * lanes
+    w = K._pad_cols(rng.normal(size=(20, width)).astype(dtype), width)
+    half = rng.uniform(0.005, 30.0, (20, width)).astype(np.float16)
+    w2 = K._pad_cols(half.view(np.uint16), width)
+    rows = np.array([19, 2, 2, 11], np.int64)
+    out, out2 = np.zeros(width, dtype), np.full(width, 0.5, dtype)
+    _gather_blocks(out, out2, w, w2, rows, 0, 4, 0, nv, True)
+    exp = np.full(width, 0.5, dtype)
+    for i in rows:
+        exp += half[i].astype(dtype)
+    np.testing.assert_array_equal(out2, exp)
+    np.testing.assert_array_equal(out, ((w[19] + w[2]) + w[2]) + w[11])
+
+
+def test_half_bits_only_for_exact_values():
+    exact = np.array([[0.5, 3.25], [0.0, 1e-3]], np.float16).astype(np.float32)
+    assert K._half_bits(exact) is not None
+    np.testing.assert_array_equal(K._half_bits(exact).view(np.float16).astype(np.float32),
+                                  exact)
+    assert K._half_bits(exact + np.float32(1e-6)) is None
+
+
+def test_round_to_half_error_and_range():
+    from rram_lsm.lsm.synapses import round_to_half
+
+    a = np.random.default_rng(2).uniform(0.005, 40.0, 1000)
+    r = round_to_half(a)
+    assert np.all(np.abs(r - a) <= a * 2.0**-11)
+    assert np.array_equal(r.astype(np.float16).astype(np.float64), r)
+    big = np.array([1.0, 1e5])  # outside the half range: left alone
+    np.testing.assert_array_equal(round_to_half(big), big)

@@ -67,7 +67,10 @@ _MASK16 = np.uint64(0xFFFF)
 _TWO = np.uint64(2)
 _THREE = np.uint64(3)
 _SIXTEEN = np.uint64(16)
-_SHORT = np.uint64(SHORT_SHIFT)
+_ONE = np.uint64(1)
+_MASK_SHORT = np.uint64(0xFFFF >> SHORT_SHIFT)
+_SLOT_SHIFT = (np.uint64(SHORT_SHIFT), np.uint64(16 + SHORT_SHIFT), np.uint64(32 + SHORT_SHIFT),
+               np.uint64(48 + SHORT_SHIFT))
 
 
 @njit(cache=True)
@@ -143,6 +146,13 @@ def _pad_cols(a: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+def _half_bits(a: np.ndarray) -> np.ndarray | None:
+    """``a`` as IEEE half-precision bits (uint16) if every value is exactly representable in
+    half precision (`rram_lsm.lsm.synapses.Synapses.s2` is rounded so), else None."""
+    h = a.astype(np.float16)
+    return h.view(np.uint16) if np.array_equal(h.astype(a.dtype), a) else None
+
+
 def lif_encode(frames, w, s2, tiles, tile_lsb, tile_cmax, row_g, consts, decay, v_th, v_read,
                reset_zero, noise, seed, sample_offset, table, n_windows, record):
     """Run the reservoir on a batch with noise off (``noise=False``) or output-referred.
@@ -167,12 +177,18 @@ def lif_encode(frames, w, s2, tiles, tile_lsb, tile_cmax, row_g, consts, decay, 
         float64 (active rows summed over steps; sum of their row_g).
 
     A thin wrapper: pads the weight columns to whole SIMD vectors (64-byte aligned), then runs
-    `_lif_encode_events` (which releases the GIL).
+    `_lif_encode_events` (which releases the GIL). Variances that are exactly representable in
+    half precision travel as half-precision bits (a quarter less memory traffic in the row
+    sums; widening is exact, so the result is the same).
     """
     n = w.shape[1]
     width = padded_columns(tiles, w.dtype.itemsize)
     wp = _pad_cols(w, width)
-    s2p = _pad_cols(np.asarray(s2, w.dtype), width) if noise else wp
+    s2p = wp
+    if noise:
+        s2 = np.asarray(s2, w.dtype)
+        half = _half_bits(s2)
+        s2p = _pad_cols(s2 if half is None else half, width)
     return _lif_encode_events(frames, wp, s2p, n, np.ascontiguousarray(tiles, np.int64),
                               np.asarray(tile_lsb).astype(w.dtype),
                               np.asarray(tile_cmax).astype(w.dtype), row_g, consts, decay, v_th,
@@ -246,8 +262,7 @@ def _lif_encode_events(frames, w, s2, n, tiles, tile_lsb, tile_cmax, row_g, cons
     syn = np.zeros(n, dt)
     mu = np.zeros(mp, dt)  # column sums of one tile (local columns)
     var = np.zeros(mp, dt)
-    z = np.zeros(n, dt)
-    words = np.zeros(nblk, np.uint64)
+    z = np.zeros(4 * nblk, dt)  # whole words of normals
     spk = np.zeros(n, np.uint8)
     rec = np.zeros(n, np.int64)  # rows of the neurons that spiked at t - 1, ascending
     active = np.zeros(n_in + n, np.int64)
@@ -307,11 +322,13 @@ def _lif_encode_events(frames, w, s2, n, tiles, tile_lsb, tile_cmax, row_g, cons
                 if noise:
                     kbase = (step_key * n_tiles + k) * nblk
                     for kb in range(o0 >> 2, (o0 + m_o + 3) >> 2):
-                        words[kb] = stream_word(seed, kbase + kb)
-                    for q in range(m_o):
-                        j = u0 + np.uint64(q)
-                        wd = words[j >> _TWO]
-                        z[j] = table[((wd >> ((j & _THREE) * _SIXTEEN)) & _MASK16) >> _SHORT]
+                        # slot s of the word -> table index (wd >> 16 s) & 0xFFFF >> SHORT_SHIFT
+                        wd = stream_word(seed, kbase + kb)
+                        ub = np.uint64(4 * kb)
+                        z[ub] = table[(wd >> _SLOT_SHIFT[0]) & _MASK_SHORT]
+                        z[ub + _ONE] = table[(wd >> _SLOT_SHIFT[1]) & _MASK_SHORT]
+                        z[ub + _TWO] = table[(wd >> _SLOT_SHIFT[2]) & _MASK_SHORT]
+                        z[ub + _THREE] = table[(wd >> _SLOT_SHIFT[3]) & _MASK_SHORT]
                     if lsb > 0.0:
                         for q in range(m_o):
                             uq = np.uint64(q)
