@@ -6,14 +6,17 @@ make a round trip through memory for every row, every short loop pays runtime al
 nothing prefetches the next (random) row from L2. These intrinsics instead hold a block of
 ``nvec`` 512-bit vectors (16 float32 or 8 float64 lanes each) in registers while they add
 ``out[oc:oc+L] += w[rows[a], wc:wc+L]`` for ``a`` in ``[a0, a1)``: the block of ``out`` is
-loaded once, the rows are added in list order, the result is stored once, and the row two ahead
-is prefetched. Measured (256 in x 200 neurons, f32, ~47 active rows per step, mean and variance
-sums): ~19 ns per row against ~33 ns for the plain loops; what remains is L2 bandwidth (the
-weights and variances, 0.73 MB, do not fit in L1).
+loaded once, the rows are added in list order and the result is stored once. Measured (256 in x
+200 neurons, f32, ~47 active rows per step, mean and variance sums, isolated loop): ~19 ns per
+row against ~33 ns for the plain loops; what remains is L2 traffic (the weights do not fit in
+L1). Software prefetch of the next rows helped the isolated loop but cost ~7 % in the kernel, so
+there is none.
 
 ``L = nvec * lanes``. Each addition is one IEEE add in the order written, so results equal a
 plain sequential loop bit for bit (no reassociation, no fused operations). The ``pair`` variants
-do the same on a second array pair (the noise variances) in the same pass.
+do the same on a second array pair (the noise variances) in the same pass; that second matrix may
+be uint16 holding IEEE half-precision bits, widened exactly to the output dtype on load (half the
+bytes for the variances).
 
 Callers guarantee the bounds: every touched block lies inside its (C-contiguous) array; the
 kernels pad the weight columns so that whole vectors fit (`padded_columns`). On machines without
@@ -29,7 +32,6 @@ from numba.extending import intrinsic
 
 VECTOR_BYTES = 64  # one 512-bit vector
 _I8P = ir.IntType(8).as_pointer()
-_I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 
 
@@ -49,13 +51,6 @@ def _ctx(context, builder, aty, val):
 
 def _vec_ptr(builder, base, byte_off, vty):
     return builder.bitcast(builder.gep(base, [byte_off]), vty.as_pointer())
-
-
-def _prefetch(builder, addr):
-    fn = cgutils.get_or_insert_function(
-        builder.module, ir.FunctionType(ir.VoidType(), [_I8P, _I32, _I32, _I32]),
-        "llvm.prefetch.p0i8")
-    builder.call(fn, [addr, ir.Constant(_I32, 0), ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
 
 
 def _elem_bytes(aty) -> int:
@@ -91,19 +86,11 @@ def _make_gather(nvec: int, pair: bool):
                     builder.store(builder.load(p, align=osz), slot)
                     accs.append((slot, p, osz))
                 plans.append((mbase, mstride, wb, msz, lanes, lty, half, vty, accs))
-            last = builder.sub(a1_v, ir.Constant(_I64, 1))
             with cgutils.for_range_slice(builder, a0_v, a1_v, ir.Constant(_I64, 1),
                                          inc=True) as (a, _):
                 row = builder.load(builder.gep(rows_p, [a]))
-                ahead = builder.add(a, ir.Constant(_I64, 2))
-                ahead = builder.select(builder.icmp_signed("<", ahead, a1_v), ahead, last)
-                row_ahead = builder.load(builder.gep(rows_p, [ahead]))
                 for mbase, mstride, wb, msz, lanes, lty, half, vty, accs in plans:
                     roff = builder.add(builder.mul(row, mstride), wb)
-                    poff = builder.add(builder.mul(row_ahead, mstride), wb)
-                    for line in range(0, nvec * lanes * msz, 64):
-                        _prefetch(builder, builder.gep(
-                            mbase, [builder.add(poff, ir.Constant(_I64, line))]))
                     for v, (slot, _, _) in enumerate(accs):
                         x = builder.load(_vec_ptr(
                             builder, mbase, builder.add(roff, ir.Constant(_I64, v * lanes * msz)),
