@@ -90,21 +90,27 @@ def reference_loop(x, w_in, w_rec, s2_in, s2_rec, const, decay, v_th, v_read, ls
     return counts
 
 
-def _best(fn, reps: int) -> float:
-    fn()  # warm-up (compilation, caches)
-    times = []
+def _best_interleaved(fns: dict, reps: int) -> dict[str, float]:
+    """Best time of each callable over ``reps`` rounds, the implementations taking turns within a
+    round (after one warm-up call each), so that a slow or fast phase of a shared machine hits
+    all of them rather than one."""
+    for fn in fns.values():
+        fn()  # warm-up (compilation, caches)
+    best = {name: float("inf") for name in fns}
     for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--samples", type=int, default=4096, help="samples per timing (default 4096)")
     ap.add_argument("--batch", type=int, default=1024, help="batch size (>= 1024 for the target)")
-    ap.add_argument("--reps", type=int, default=3, help="timings per implementation (best kept)")
+    ap.add_argument("--reps", type=int, default=5,
+                    help="rounds of timings, implementations interleaved (best kept)")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads for numba and torch")
     ap.add_argument("--const", type=float, default=None, help="weight constant (default: image)")
     ap.add_argument("--device", default="cpu", help="device of our torch engine (cpu, cuda)")
@@ -179,10 +185,9 @@ def _measure(noise: str, frames: np.ndarray, args, over: dict, results: dict, lo
         "reference": lambda: run_ref(False),
         "snntorch": lambda: run_ref(True),
     }
-    speeds = {}
-    for name, fn in impls.items():
-        speeds[name] = len(frames) / _best(fn, args.reps)
-        print(f"  noise={noise:6s} {name:10s} {speeds[name]:10.0f} samples/s", file=log)
+    speeds = {name: len(frames) / t for name, t in _best_interleaved(impls, args.reps).items()}
+    for name, v in speeds.items():
+        print(f"  noise={noise:6s} {name:10s} {v:10.0f} samples/s", file=log)
     on = noise == "output"
     results["engines" if on else "engines_noise_off"] = speeds
     results["mean_rate" if on else "mean_rate_noise_off"] = enc.firing_stats()["mean_rate"]
