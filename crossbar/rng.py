@@ -86,20 +86,21 @@ def normals_ref(seed: int, base_counters: np.ndarray, n: int) -> np.ndarray:
     Value j of a row uses word ``base + j // 4``, slot ``j % 4`` -- the layout the kernels use.
     ``base_counters`` has any shape S; the result has shape S + (n,).
     """
-    base = np.asarray(base_counters, dtype=np.int64)
-    j = np.arange(n)
-    words = stream_words_ref(seed, base[..., None] + (j // 4))
-    idx = (words >> (np.uint64(16) * (j % 4).astype(np.uint64))) & _MASK16
-    return NORMAL_TABLE[idx.astype(np.int64)]
+    return NORMAL_TABLE[_slot_indices(seed, base_counters, n)]
 
 
 def short_normals_ref(seed: int, base_counters: np.ndarray, n: int) -> np.ndarray:
     """As `normals_ref`, from `NORMAL_TABLE_4096` (slot ``>> SHORT_SHIFT``)."""
+    return NORMAL_TABLE_4096[_slot_indices(seed, base_counters, n) >> SHORT_SHIFT]
+
+
+def _slot_indices(seed: int, base_counters: np.ndarray, n: int) -> np.ndarray:
+    """The 16-bit slots (int64) of `normals_ref`'s layout: value j uses word
+    ``base + j // 4``, slot ``j % 4``."""
     base = np.asarray(base_counters, dtype=np.int64)
     j = np.arange(n)
     words = stream_words_ref(seed, base[..., None] + (j // 4))
-    idx = (words >> (np.uint64(16) * (j % 4).astype(np.uint64))) & _MASK16
-    return NORMAL_TABLE_4096[(idx >> np.uint64(SHORT_SHIFT)).astype(np.int64)]
+    return ((words >> (np.uint64(16) * (j % 4).astype(np.uint64))) & _MASK16).astype(np.int64)
 
 
 def draw_seed(rng: np.random.Generator) -> int:

@@ -4,33 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from numba import njit
 
 from crossbar.rng import NORMAL_TABLE_4096
 from rram_lsm.lsm import kernels as K
 from rram_lsm.lsm import simd
 from rram_lsm.lsm.reference import lif_encode_ref
-
-
-@njit(cache=False)
-def _gather_blocks(out, out2, w, w2, rows, a0, a1, col, nv, pair):
-    # the kernel's block walk: 4 vectors at a time, then single vectors
-    lanes = 64 // w.itemsize
-    v = 0
-    while v < nv:
-        c = v * lanes
-        if v + 4 <= nv:
-            if pair:
-                simd.gather4_pair(out, out2, c, w, w2, col + c, rows, a0, a1)
-            else:
-                simd.gather4(out, out, c, w, w, col + c, rows, a0, a1)
-            v += 4
-        else:
-            if pair:
-                simd.gather1_pair(out, out2, c, w, w2, col + c, rows, a0, a1)
-            else:
-                simd.gather1(out, out, c, w, w, col + c, rows, a0, a1)
-            v += 1
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -45,7 +23,7 @@ def test_gather_equals_sequential_numpy_sums(dtype, pair):
     rows = np.array([5, 0, 39, 12, 12, 7, 30], np.int64)  # any order, repeats allowed
     out0 = rng.normal(size=nv * lanes).astype(dtype)
     out, out2 = out0.copy(), out0[::-1].copy()
-    _gather_blocks(out, out2, w, w2, rows, 1, 6, col, nv, pair)
+    simd.sum_rows(out, out2, w, w2, col, nv, rows, 1, 6, pair)
     exp, exp2 = out0.copy(), out0[::-1].copy()
     for i in rows[1:6]:  # sequential adds in list order: equal to the last bit
         exp += w[i, col:col + nv * lanes]
@@ -53,7 +31,7 @@ def test_gather_equals_sequential_numpy_sums(dtype, pair):
     np.testing.assert_array_equal(out, exp)
     np.testing.assert_array_equal(out2, exp2 if pair else out0[::-1])
     untouched = out0.copy()
-    _gather_blocks(untouched, untouched, w, w2, rows, 3, 3, col, nv, False)  # empty range
+    simd.sum_rows(untouched, untouched, w, w2, col, nv, rows, 3, 3, False)  # empty range
     np.testing.assert_array_equal(untouched, out0)
 
 
@@ -111,7 +89,7 @@ def test_gather_widens_half_precision_second_operand_exactly(dtype):
     w2 = K._pad_cols(half.view(np.uint16), width)
     rows = np.array([19, 2, 2, 11], np.int64)
     out, out2 = np.zeros(width, dtype), np.full(width, 0.5, dtype)
-    _gather_blocks(out, out2, w, w2, rows, 0, 4, 0, nv, True)
+    simd.sum_rows(out, out2, w, w2, 0, nv, rows, 0, 4, True)
     exp = np.full(width, 0.5, dtype)
     for i in rows:
         exp += half[i].astype(dtype)

@@ -107,19 +107,9 @@ def _active_rows(frames, b, t, spk, active):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def _lif_step(u, spk, syn, decay, v_th, reset_zero, counts, b, w_idx, raster, t, record):  # pragma: no cover
-    # Branch-free forms of the update; for finite u they equal the written-out cases exactly:
-    # zero:     s = 1 -> decay * u * 0 + I = I;          s = 0 -> decay * u + I
-    # subtract: s = 1 -> (decay * u + I) - v_th;         s = 0 -> (decay * u + I) - 0
+    """`_lif_update`, then count the spikes in window ``w_idx`` and record them."""
     n = u.shape[0]
-    one = decay - decay + 1
-    for j in range(n):
-        sj = spk[j] * one
-        if reset_zero:
-            m = decay * u[j] * (one - sj) + syn[j]
-        else:
-            m = decay * u[j] + syn[j] - v_th * sj
-        u[j] = m
-        spk[j] = m > v_th
+    _lif_update(u, spk, syn, decay, v_th, reset_zero, n)
     for j in range(n):
         counts[b, w_idx, j] += spk[j]
     if record:
@@ -209,8 +199,11 @@ def _input_rows(frames, b, t, active):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def _lif_update(u, spk, syn, decay, v_th, reset_zero, n):  # pragma: no cover - compiled
-    """The LIF update of `_lif_step` (same arithmetic) without the bookkeeping, so that LLVM
-    vectorises it; spk [>= n] uint8 holds s[t-1] on entry and s[t] on exit."""
+    """The LIF update of the first ``n`` neurons, a branch-free loop that LLVM vectorises;
+    spk uint8 holds s[t-1] on entry and s[t] on exit."""
+    # Branch-free forms of the update; for finite u they equal the written-out cases exactly:
+    # zero:     s = 1 -> decay * u * 0 + I = I;          s = 0 -> decay * u + I
+    # subtract: s = 1 -> (decay * u + I) - v_th;         s = 0 -> (decay * u + I) - 0
     one = decay - decay + 1
     for q in range(n):
         j = np.uint64(q)
@@ -303,21 +296,7 @@ def _lif_encode_events(frames, w, s2, n, tiles, tile_lsb, tile_cmax, row_g, cons
                 for q in range(nv * lanes):
                     mu[q] = 0
                     var[q] = 0
-                v = 0
-                while v < nv:  # register-blocked sums of the active rows (rram_lsm.lsm.simd)
-                    cc = v * lanes
-                    if v + 4 <= nv:
-                        if noise:
-                            simd.gather4_pair(mu, var, cc, w, s2, o0 + cc, active, a0, a1)
-                        else:
-                            simd.gather4(mu, mu, cc, w, w, o0 + cc, active, a0, a1)
-                        v += 4
-                    else:
-                        if noise:
-                            simd.gather1_pair(mu, var, cc, w, s2, o0 + cc, active, a0, a1)
-                        else:
-                            simd.gather1(mu, mu, cc, w, w, o0 + cc, active, a0, a1)
-                        v += 1
+                simd.sum_rows(mu, var, w, s2, o0, nv, active, a0, a1, noise)
                 u0 = np.uint64(o0)
                 if noise:
                     kbase = (step_key * n_tiles + k) * nblk

@@ -26,7 +26,7 @@ AVX-512, LLVM splits each 512-bit vector into two 256-bit ones.
 from __future__ import annotations
 
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -115,3 +115,26 @@ gather4 = _make_gather(4, False)
 gather1 = _make_gather(1, False)
 gather4_pair = _make_gather(4, True)
 gather1_pair = _make_gather(1, True)
+
+
+@njit(cache=True)
+def sum_rows(out, out2, w, w2, wcol, nv, rows, a0, a1, pair):  # pragma: no cover - compiled
+    """``out[:nv*L] += sum_a w[rows[a], wcol:wcol+nv*L]`` (and the same for ``out2``/``w2`` if
+    ``pair``), over ``a`` in ``[a0, a1)``, ``L`` the lanes of ``out``'s dtype: blocks of four
+    vectors, then single vectors."""
+    lanes = 64 // out.itemsize
+    v = 0
+    while v < nv:
+        c = v * lanes
+        if v + 4 <= nv:
+            if pair:
+                gather4_pair(out, out2, c, w, w2, wcol + c, rows, a0, a1)
+            else:
+                gather4(out, out, c, w, w, wcol + c, rows, a0, a1)
+            v += 4
+        else:
+            if pair:
+                gather1_pair(out, out2, c, w, w2, wcol + c, rows, a0, a1)
+            else:
+                gather1(out, out, c, w, w, wcol + c, rows, a0, a1)
+            v += 1
