@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from crossbar.fsio import atomic_write_json, refuse_overwrite
 from rram_lsm import __version__
 from rram_lsm.data.config import BuiltinConfig
 from rram_lsm.errors import DataError
-from rram_lsm.io import atomic_write_json, refuse_overwrite
 
 BUILTIN_NAMES = ("digits-dvs", "spoken-digits")
 MANIFEST = "MANIFEST.json"

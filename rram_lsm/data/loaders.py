@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from crossbar.fsio import atomic_write_bytes
 from rram_lsm.data.binning import bin_audio_events, bin_image_events
 from rram_lsm.data.builtin import MANIFEST, DataWarning, read_manifest
 from rram_lsm.data.config import AudioBinning, BinningConfig, ImageBinning
@@ -51,7 +52,6 @@ from rram_lsm.data.labels import (
     check_label_map,
 )
 from rram_lsm.errors import DataError
-from rram_lsm.io import atomic_write_bytes
 
 Modality = Literal["image", "audio"]
 _CACHE_VERSION = 1
