@@ -57,10 +57,10 @@ def test_nmnist_record_layout_by_hand():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"x": [34], "y": [0], "t_us": [0], "p": [0]},
-        {"x": [0], "y": [-1], "t_us": [0], "p": [0]},
-        {"x": [0], "y": [0], "t_us": [2**23], "p": [0]},
-        {"x": [0], "y": [0], "t_us": [0], "p": [2]},
+        {"x": [34], "y": [0], "t_usec": [0], "p": [0]},
+        {"x": [0], "y": [-1], "t_usec": [0], "p": [0]},
+        {"x": [0], "y": [0], "t_usec": [2**23], "p": [0]},
+        {"x": [0], "y": [0], "t_usec": [0], "p": [2]},
     ],
 )
 def test_encode_nmnist_rejects_out_of_range(kwargs):
@@ -134,8 +134,8 @@ def test_ntidigits_roundtrip_through_tonic(tmp_path):
             assert target == NTIDIGITS18.class_map[u.label[-1]]
             np.testing.assert_array_equal(events["x"], u.addresses)
             # tonic truncates t = int(seconds * 1e6): allow 1 us.
-            ref_us = u.timestamps_s.astype(np.float64) * 1e6
-            assert np.all(np.abs(events["t"] - ref_us) <= 1.0)
+            ref_usec = u.timestamps_s.astype(np.float64) * 1e6
+            assert np.all(np.abs(events["t"] - ref_usec) <= 1.0)
             assert np.all(events["p"] == 1)
         ds.data.close()
     index = index_ntidigits_hdf5(tmp_path / "NTIDIGITS18" / "n-tidigits.hdf5", "train")
