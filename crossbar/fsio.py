@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 from crossbar.errors import OutputExistsError
 
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
-           "refuse_overwrite"]
+           "refuse_overwrite", "save_figure"]
 
 
 def refuse_overwrite(path: str | os.PathLike, force: bool = False) -> Path:
@@ -119,3 +119,9 @@ def atomic_write_json(path: str | os.PathLike, obj: Any, *, overwrite: bool = Tr
     """Write ``obj`` as indented, key-sorted JSON (one trailing newline) atomically."""
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n",
                              overwrite=overwrite)
+
+
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 110, *, overwrite: bool = True) -> Path:
+    """Save a matplotlib figure atomically; the format follows the suffix of ``path`` (default PNG)."""
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    return atomic_write(path, lambda fh: fig.savefig(fh, dpi=dpi, format=fmt), overwrite=overwrite)
