@@ -144,7 +144,7 @@ def main() -> None:
     print(f"per-cell   numba / numpy : {result['ratio_percell_numba_vs_numpy']:.1f}x (target >= 10)")
     print(f"output-ref numba / torch : {result['ratio_output_numba_vs_torch']:.2f}x (target >= 1.5)")
     print(f"output-ref numba / numpy : {result['ratio_output_numba_vs_numpy']:.2f}x (target >= 1)")
-    print("anchor: CrossSim 3.2 per-cell ~190 vectors/s on this machine (crosssim-anchor.md)")
+    print("anchor: CrossSim 3.2 per-cell ~190 vectors/s on this machine (docs/design.md)")
 
 
 if __name__ == "__main__":

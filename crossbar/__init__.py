@@ -5,7 +5,9 @@ numpy + numba only (no torch). Main entry points:
 - `load_preset` / `load_spec` -> `MacroSpec` (typed preset; every number sourced),
 - `Macro` (cells, forming, pulses, reads, drift, analog MVM, energy ledger),
 - `DifferentialMatrix` (signed weights on G+/G- pairs, tiled over arrays),
-- `Adc`, `Ledger`, `macro_stats`.
+- `Adc`, `Ledger`, `macro_stats`,
+- `load_readback` / `macro_from_readback` (measured conductance maps), and the helpers every
+  package shares: `crossbar.fsio` (atomic writes), `crossbar.resources` (shipped configs).
 
 Names are imported lazily so that `crossbar.errors` (used by every package's error classes)
 does not pull in numba and scipy.
@@ -17,10 +19,12 @@ import importlib
 
 _EXPORTS = {
     "InputError": "crossbar.errors", "SpecError": "crossbar.errors",
+    "OutputExistsError": "crossbar.errors", "ReadbackError": "crossbar.errors",
     "Ledger": "crossbar.ledger",
     "Macro": "crossbar.macro", "PulseResult": "crossbar.macro", "Region": "crossbar.macro",
     "DifferentialMatrix": "crossbar.mapping",
     "Adc": "crossbar.periphery",
+    "load_readback": "crossbar.readback", "macro_from_readback": "crossbar.readback",
     "MacroSpec": "crossbar.spec", "list_presets": "crossbar.spec", "load_preset": "crossbar.spec",
     "load_spec": "crossbar.spec", "spec_from_dict": "crossbar.spec",
     "macro_stats": "crossbar.stats",

@@ -14,3 +14,11 @@ class InputError(ValueError):
 
 class SpecError(InputError):
     """A macro preset / spec file is invalid."""
+
+
+class OutputExistsError(InputError):
+    """An output file (or a non-empty run folder) exists and overwriting was not allowed."""
+
+
+class ReadbackError(InputError):
+    """A readback (measured conductance) file is malformed or does not fit the preset."""

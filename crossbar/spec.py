@@ -9,7 +9,7 @@ A preset YAML file gives every physical number as a *sourced leaf*::
 `load_spec` checks that each leaf carries `source` or `assumption`, strips the provenance into
 `MacroSpec.provenance` (dotted key -> text) and validates the bare values into the typed
 `MacroSpec` below. Every problem raises `SpecError` naming the file, the dotted key and the allowed
-range. Units follow DESIGN.md: conductance in uS, voltage in V, time in s unless a name says ns.
+range. Units (docs/design.md): conductance in uS, voltage in V, time in s unless a name says ns.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crossbar.errors import SpecError
+from crossbar.resources import config_dir, config_file, list_config_files
 from crossbar.validation import format_validation_error, read_yaml_mapping
 
 PRESET_DIR_ENV = "RRAM_LSM_PRESETS"
@@ -244,32 +245,45 @@ def load_spec(path: str | os.PathLike) -> MacroSpec:
     return spec_from_dict(raw, origin=str(path))
 
 
-def preset_dirs() -> list[Path]:
-    """Folders searched for named presets: $RRAM_LSM_PRESETS, then the checkout's configs/macro."""
-    dirs = []
+PRESET_SUBDIR = "macro"  # the shipped presets: configs/macro/<name>.yaml (`crossbar.resources`)
+
+
+def _env_dirs() -> list[Path]:
     env = os.environ.get(PRESET_DIR_ENV)
-    if env:
-        dirs.extend(Path(p) for p in env.split(os.pathsep) if p)
-    dirs.append(Path(__file__).resolve().parent.parent / "configs" / "macro")
-    return dirs
+    return [Path(p) for p in env.split(os.pathsep) if p] if env else []
+
+
+def preset_dirs() -> list[Path]:
+    """Folders searched for named presets: $RRAM_LSM_PRESETS, then the shipped presets' folder.
+
+    The shipped folder is left out only for a zipped install (its files are still found by
+    `list_presets` / `load_preset`)."""
+    shipped = config_dir(PRESET_SUBDIR)
+    return _env_dirs() + ([shipped] if shipped is not None else [])
 
 
 def list_presets() -> list[str]:
+    """Names of all presets: those in $RRAM_LSM_PRESETS folders and the shipped ones."""
     names: set[str] = set()
-    for d in preset_dirs():
+    for d in _env_dirs():
         if d.is_dir():
             names.update(p.stem for p in d.glob("*.yaml"))
+    names.update(n[: -len(".yaml")] for n in list_config_files(PRESET_SUBDIR))
     return sorted(names)
 
 
 def load_preset(name: str = "rram-40nm-256kb") -> MacroSpec:
-    """Load a named preset (a file ``<name>.yaml`` in `preset_dirs`), or a path to a YAML file."""
-    if name.endswith((".yaml", ".yml")) or os.sep in name:
+    """Load a named preset (a file ``<name>.yaml`` in $RRAM_LSM_PRESETS folders, else a shipped
+    preset), or a path to a YAML file."""
+    if name.endswith((".yaml", ".yml")) or os.sep in name or "/" in name:
         return load_spec(name)
-    for d in preset_dirs():
+    for d in _env_dirs():
         candidate = d / f"{name}.yaml"
         if candidate.is_file():
             return load_spec(candidate)
+    shipped = config_file(f"{PRESET_SUBDIR}/{name}.yaml", required=False)
+    if shipped is not None:
+        return load_spec(shipped)
     raise SpecError(
         f"unknown macro preset '{name}'; available: {', '.join(list_presets()) or '(none found)'}; "
         f"or pass a YAML file with --spec"

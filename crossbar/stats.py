@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from crossbar import kernels as K
 from crossbar.device import breakdown_cdf
+from crossbar.fsio import save_figure
 from crossbar.ledger import Ledger
 from crossbar.macro import Macro, book_mvm
 
@@ -61,7 +64,7 @@ def macro_stats(macro: Macro, form_voltage: float | None = None) -> dict:
     return out
 
 
-def plot_conductances(macro: Macro, path, array: int = 0) -> None:
+def plot_conductances(macro: Macro, path: str | os.PathLike, array: int = 0) -> None:
     """Histogram (log scale) and map of one array's conductances, saved as PNG."""
     # a bare Figure (no pyplot): does not touch the caller's backend, e.g. a notebook's
     from matplotlib.figure import Figure
@@ -84,4 +87,4 @@ def plot_conductances(macro: Macro, path, array: int = 0) -> None:
     ax2.set_xlabel("column")
     ax2.set_ylabel("row")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)

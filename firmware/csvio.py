@@ -26,9 +26,9 @@ from typing import BinaryIO
 
 import numpy as np
 
+from crossbar.fsio import atomic_write
 from crossbar.spec import MacroSpec
 from firmware import errors as E
-from firmware.fsio import atomic_write
 from firmware.isa import (
     COND_CODES,
     COND_NAMES,
@@ -97,7 +97,7 @@ def write_csv(program: Program, path: str | os.PathLike, *, force: bool = False)
         for s in range(0, rec.size, _CHUNK):
             fh.write(_rows_text(rec[s:s + _CHUNK], s).encode("ascii"))
 
-    return atomic_write(path, write, force)
+    return atomic_write(path, write, overwrite=force)
 
 
 def to_csv_text(program: Program) -> str:

@@ -5,11 +5,16 @@ message on stderr. Everything the vector-file reader raises is a `VectorFormatEr
 a single operation (an address outside the geometry, a voltage over an absolute-maximum rating)
 have one class for programs that refuse to emit the operation and a subclass that is *also* a
 `VectorFormatError` for files that contain it.
+
+`OutputExistsError` and `ReadbackError` are crossbar's classes, re-exported: one overwrite guard
+(`crossbar.fsio`) and one readback reader (`crossbar.readback`) serve every package.
 """
 
 from __future__ import annotations
 
 from crossbar.errors import InputError
+from crossbar.errors import OutputExistsError as OutputExistsError  # re-export
+from crossbar.errors import ReadbackError as ReadbackError  # re-export
 
 
 class FirmwareError(InputError):
@@ -18,14 +23,6 @@ class FirmwareError(InputError):
 
 class UnreachableTargetError(FirmwareError):
     """A program cannot reach the requested target within the preset's ratings or physics."""
-
-
-class ReadbackError(FirmwareError):
-    """A readback (measured conductance) file is malformed or does not fit the preset."""
-
-
-class OutputExistsError(FirmwareError):
-    """An output file exists and overwriting was not allowed."""
 
 
 class OpValidationError(FirmwareError):
@@ -95,3 +92,4 @@ class PresetMismatchError(VectorFormatError):
 
 class CsvFormatError(VectorFormatError):
     """A CSV vector file is malformed."""
+

@@ -24,9 +24,9 @@ from typing import BinaryIO
 
 import numpy as np
 
+from crossbar.fsio import atomic_write
 from crossbar.spec import MacroSpec
 from firmware import errors as E
-from firmware.fsio import atomic_write
 from firmware.isa import (
     CHIP_ID_RE,
     LABEL_RE,
@@ -88,7 +88,7 @@ def write_rvec(program: Program, path: str | os.PathLike, *, force: bool = False
         fh.write(body)
         fh.write(h.digest())
 
-    return atomic_write(path, write, force)
+    return atomic_write(path, write, overwrite=force)
 
 
 def _text(raw: bytes, what: str, origin: str, ascii_re=None) -> str:

@@ -25,7 +25,7 @@ def test_shipped_preset_every_value_sourced(spec):
     n_leaves = sum(len(v) for k, v in raw.items() if isinstance(v, dict))
     assert len(spec.provenance) == n_leaves
     assert all(p.startswith(("source: ", "assumption: ")) for p in spec.provenance.values())
-    # values the design document fixes from the group's published figures
+    # values sourced from the group's published figures (docs/physics-sources.md)
     assert spec.geometry.rows * spec.geometry.cols == 256 * 1024
     assert spec.forming.v_start == 3.0 and spec.forming.v_step == 0.05
     assert spec.forming.g_formed_threshold_us == pytest.approx(1e6 / 20e3)

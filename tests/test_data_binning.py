@@ -42,7 +42,7 @@ def test_image_binning_other_polarity_and_crop():
     ev = _img([(12, 20, 150_000, 1), (0, 0, 0, 1), (33, 33, 1, 1)])
     frames = bin_image_events(ev, ImageBinning(polarity=1))
     assert frames.sum() == 1 and frames[25, 11 * 16 + 3] == 1
-    full = bin_image_events(ev, ImageBinning(polarity=1, crop=34, n_time_bins=2, bin_us=200_000))
+    full = bin_image_events(ev, ImageBinning(polarity=1, crop=34, n_time_bins=2, bin_usec=200_000))
     assert full.shape == (2, 34 * 34)
     assert full[0, 0] == 1 and full[0, 33 * 34 + 33] == 1 and full[0, 20 * 34 + 12] == 1
 
@@ -90,7 +90,7 @@ def test_audio_paper_scheme_matches_torch_chunk(n_fine):
 
 
 def test_audio_fixed_scheme_hand_case():
-    cfg = AudioBinning(scheme="fixed", n_time_bins=3, bin_us=10_000, n_channels=4)
+    cfg = AudioBinning(scheme="fixed", n_time_bins=3, bin_usec=10_000, n_channels=4)
     ev = np.array([(5_000, 1, 1), (9_999, 1, 1), (10_000, 3, 1), (25_000, 0, 1), (30_000, 2, 1)], AUD)
     frames = bin_audio_events(ev, cfg)
     expected = np.zeros((3, 4), np.uint8)

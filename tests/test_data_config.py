@@ -64,3 +64,35 @@ def test_yaml_errors_name_the_file_and_key(tmp_path):
 def test_digest_tracks_values():
     assert BinningConfig().image.digest() == ImageBinning().digest()
     assert ImageBinning(polarity=1).digest() != ImageBinning().digest()
+
+
+def test_microsecond_keys_are_usec_and_old_names_still_load(tmp_path):
+    with pytest.warns(DeprecationWarning, match=r"'bin_us' \(now 'bin_usec'\)"):
+        old = ImageBinning(bin_us=20_000, t_start_us=5)
+    assert old == ImageBinning(bin_usec=20_000, t_start_usec=5)
+    with pytest.warns(DeprecationWarning, match="base_bin_usec"):
+        assert AudioBinning(base_bin_us=2_000).base_bin_usec == 2_000
+    with pytest.warns(DeprecationWarning, match="refractory_usec"):
+        assert DigitsDVSConfig(refractory_us=500).refractory_usec == 500
+    legacy = tmp_path / "legacy.yaml"
+    legacy.write_text("binning:\n  image: {bin_us: 7000}\n  audio: {bin_us: 9000}\n"
+                      "builtin:\n  digits_dvs: {saccade_us: 90000, step_us: 1000}\n")
+    with pytest.warns(DeprecationWarning, match="_usec"):
+        cfg = load_data_config(legacy)
+    assert cfg.binning.image.bin_usec == 7000 and cfg.binning.audio.bin_usec == 9000
+    assert cfg.builtin.digits_dvs.saccade_usec == 90_000 and cfg.builtin.digits_dvs.step_usec == 1000
+    with pytest.raises(ConfigError, match="give only 'bin_usec'"):
+        ImageBinning(bin_us=1, bin_usec=2)
+    assert not hasattr(ImageBinning(), "bin_us")
+
+
+def test_manifest_written_with_old_key_names_still_matches():
+    from rram_lsm.data.builtin import _requested, manifest_matches
+    from rram_lsm.data.config import BuiltinConfig
+
+    cfg = BuiltinConfig()
+    manifest = _requested("digits-dvs", cfg)
+    old = {k.replace("_usec", "_us"): v for k, v in manifest["config"].items()}
+    assert old != manifest["config"]
+    assert manifest_matches({**manifest, "config": old}, "digits-dvs", cfg)
+    assert not manifest_matches({**manifest, "config": {**old, "step_us": 1}}, "digits-dvs", cfg)

@@ -37,9 +37,9 @@ def test_saccade_moves_scene_right_and_down():
     assert frames[1, 3, 5] == pytest.approx(2.0)  # (y, x) = (2 + 1, 3 + 2)
 
 
-@pytest.mark.parametrize("refractory_us", [0, 300, 1500])
-def test_dvs_kernel_matches_reference(refractory_us):
-    rng = np.random.default_rng(refractory_us)
+@pytest.mark.parametrize("refractory_usec", [0, 300, 1500])
+def test_dvs_kernel_matches_reference(refractory_usec):
+    rng = np.random.default_rng(refractory_usec)
     base = rng.random((9, 11))
     steps = np.linspace(0, 1, 30)[:, None, None]
     # Smoothly moving intensities with a few large jumps (several crossings in one step).
@@ -47,8 +47,8 @@ def test_dvs_kernel_matches_reference(refractory_us):
     log_frames[10:, 4, 5] += 1.1
     c_on = rng.uniform(0.1, 0.3, (9, 11))
     c_off = rng.uniform(0.1, 0.3, (9, 11))
-    ours = dvs_events(log_frames, c_on, c_off, 1000, refractory_us)
-    ref = dvs_events_reference(log_frames, c_on, c_off, 1000, refractory_us)
+    ours = dvs_events(log_frames, c_on, c_off, 1000, refractory_usec)
+    ref = dvs_events_reference(log_frames, c_on, c_off, 1000, refractory_usec)
     assert len(ours[0]) > 50
     for a, b in zip(ours, ref, strict=True):
         np.testing.assert_array_equal(a, b)

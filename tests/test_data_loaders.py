@@ -110,8 +110,8 @@ def test_ntidigits_label_maps(real_root):
 def test_fixed_binning_and_max_per_class(real_root):
     root, _ = real_root
     binning = BinningConfig(
-        audio=AudioBinning(scheme="fixed", n_time_bins=20, bin_us=50_000),
-        image=ImageBinning(n_time_bins=10, bin_us=30_000, crop=8),
+        audio=AudioBinning(scheme="fixed", n_time_bins=20, bin_usec=50_000),
+        image=ImageBinning(n_time_bins=10, bin_usec=30_000, crop=8),
     )
     audio = _load("ntidigits", "train", root, binning, cache=False)
     assert audio.frames.shape == (5, 20, 64) and audio.binning["scheme"] == "fixed"

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import crossbar
+from crossbar.resources import config_file
 from firmware.rvec import read_rvec
 from rram_lsm.cli import main
 
@@ -18,7 +19,7 @@ from rram_lsm.cli import main
 @pytest.fixture(scope="module")
 def preset(tmp_path_factory) -> str:
     """The default preset with 32 x 32 arrays, as a YAML file."""
-    src = Path(crossbar.__file__).resolve().parent.parent / "configs/macro/rram-40nm-256kb.yaml"
+    src = config_file("macro/rram-40nm-256kb.yaml")
     raw = yaml.safe_load(src.read_text())
     raw["name"] = "test-32"
     raw["geometry"]["rows"]["value"] = 32

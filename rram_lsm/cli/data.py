@@ -20,7 +20,8 @@ def _build(args: argparse.Namespace) -> int:
     from rram_lsm.data.builtin import BUILTIN_NAMES, build_builtin
     from rram_lsm.data.config import BuiltinConfig, load_data_config
 
-    base = load_data_config(args.config).builtin if args.config else BuiltinConfig()
+    with plain_warnings():  # e.g. deprecated keys in --config
+        base = load_data_config(args.config).builtin if args.config else BuiltinConfig()
     overrides = {
         k: v
         for k, v in (

@@ -15,6 +15,7 @@ import numpy as np
 
 from crossbar import Macro, load_preset
 from crossbar.errors import InputError
+from crossbar.fsio import atomic_write_text, refuse_overwrite
 from firmware import errors as FE
 from firmware.csvio import read_csv, write_csv
 from firmware.programs import (
@@ -30,7 +31,6 @@ from firmware.readback import macro_from_readback
 from firmware.replay import replay, write_cell_log
 from firmware.rvec import file_digest, read_rvec, write_rvec
 from firmware.summary import describe
-from rram_lsm.io import atomic_write_text, refuse_overwrite
 
 DEFAULT_PRESET = "rram-40nm-256kb"
 MAX_SIMULATED_CELLS = 1 << 26  # 256 arrays of 512 x 512: a few GB of cell state

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from crossbar import Macro, load_preset, load_spec, macro_stats
+from crossbar.fsio import atomic_write_json, refuse_overwrite
 from crossbar.stats import plot_conductances
-from rram_lsm.io import atomic_write_json, refuse_overwrite
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from crossbar.resources import config_file
 from rram_lsm.io import prepare_output_dir
 
 
@@ -30,8 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _default_config() -> Path | None:
-    p = Path(__file__).resolve().parents[2] / "configs" / "zero_shot_default.yaml"
-    return p if p.is_file() else None
+    return config_file("zero_shot_default.yaml", required=False)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -33,9 +33,9 @@ def bin_image_events(events: np.ndarray, cfg: ImageBinning) -> np.ndarray:
         return out
     to_frame = ToFrame(
         sensor_size=(crop, crop, 1),
-        time_window=cfg.bin_us,
-        start_time=cfg.t_start_us,
-        end_time=cfg.t_start_us + n_t * cfg.bin_us,
+        time_window=cfg.bin_usec,
+        start_time=cfg.t_start_usec,
+        end_time=cfg.t_start_usec + n_t * cfg.bin_usec,
     )
     frames = to_frame(kept)  # [T, 1, crop(y), crop(x)] counts
     out[:] = (frames.reshape(n_t, crop * crop) > 0).astype(np.uint8)
@@ -49,13 +49,13 @@ def bin_audio_events(events: np.ndarray, cfg: AudioBinning) -> np.ndarray:
     return _bin_audio_fixed(events, cfg)
 
 
-def _bin_audio_paper(t_us: np.ndarray, ch: np.ndarray, cfg: AudioBinning) -> np.ndarray:
+def _bin_audio_paper(t_usec: np.ndarray, ch: np.ndarray, cfg: AudioBinning) -> np.ndarray:
     n_t = cfg.n_time_bins
     out = np.zeros((n_t, cfg.n_channels), dtype=np.uint8)
-    if len(t_us) == 0:
+    if len(t_usec) == 0:
         return out
-    # Fine bins of base_bin_us over [0, last event]: bin k holds k·w <= t < (k+1)·w.
-    fine = np.asarray(t_us, dtype=np.int64) // cfg.base_bin_us
+    # Fine bins of base_bin_usec over [0, last event]: bin k holds k·w <= t < (k+1)·w.
+    fine = np.asarray(t_usec, dtype=np.int64) // cfg.base_bin_usec
     n_fine = int(fine.max()) + 1
     # torch.chunk(x, n_t) uses chunks of ceil(n_fine / n_t) bins (the last may be shorter), so an
     # utterance of fewer than n_t·(chunk) bins yields fewer than n_t chunks: zero-padded here.
@@ -73,7 +73,7 @@ def _bin_audio_fixed(events: np.ndarray, cfg: AudioBinning) -> np.ndarray:
         return out
     ev = events.copy()  # ToFrame sets p = 0 in place for a single-polarity sensor
     frames = ToFrame(
-        sensor_size=(n_ch, 1, 1), time_window=cfg.bin_us, start_time=0, end_time=n_t * cfg.bin_us
+        sensor_size=(n_ch, 1, 1), time_window=cfg.bin_usec, start_time=0, end_time=n_t * cfg.bin_usec
     )(ev)  # [T, 1, n_ch]
     out[:] = (frames.reshape(n_t, n_ch) > 0).astype(np.uint8)
     return out

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from crossbar.fsio import atomic_write_json, refuse_overwrite
 from rram_lsm import __version__
-from rram_lsm.data.config import BuiltinConfig
+from rram_lsm.data.config import BuiltinConfig, rename_legacy_keys
 from rram_lsm.errors import DataError
-from rram_lsm.io import atomic_write_json, refuse_overwrite
 
 BUILTIN_NAMES = ("digits-dvs", "spoken-digits")
 MANIFEST = "MANIFEST.json"
@@ -71,7 +71,11 @@ def _requested(name: str, cfg: BuiltinConfig) -> dict[str, Any]:
 def manifest_matches(manifest: dict[str, Any], name: str, cfg: BuiltinConfig) -> bool:
     """True if ``manifest`` describes the build that ``cfg`` would produce."""
     want = _requested(name, cfg)
-    return all(manifest.get(k) == v for k, v in want.items())
+    have = dict(manifest)
+    if isinstance(have.get("config"), dict):  # builds made before the _us -> _usec rename
+        gen_cls = type(cfg.digits_dvs if name == "digits-dvs" else cfg.spoken_digits)
+        have["config"] = rename_legacy_keys(gen_cls, have["config"])
+    return all(have.get(k) == v for k, v in want.items())
 
 
 def _build_one(name: str, folder: Path, cfg: BuiltinConfig, n_workers: int, progress: bool) -> dict[str, Any]:

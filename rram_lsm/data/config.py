@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -36,6 +37,30 @@ class _Config(BaseModel):
     """Base of all data configs: frozen, unknown keys forbidden, errors raised as ConfigError."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Old key -> new key. Keys ending in ``_us`` were microseconds here but microsiemens in
+    #: crossbar / lsm / firmware; they are ``_usec`` now. The old names still load, with a warning.
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_renamed_keys(cls, data: Any) -> Any:
+        if not cls.RENAMED_KEYS or not isinstance(data, dict):
+            return data
+        old = [k for k in cls.RENAMED_KEYS if k in data]
+        if not old:
+            return data
+        both = [k for k in old if cls.RENAMED_KEYS[k] in data]
+        if both:
+            raise ValueError(f"give only {cls.RENAMED_KEYS[both[0]]!r} ({both[0]!r} is its old name)")
+        warnings.warn(
+            f"{cls.__name__}: deprecated key(s) "
+            + ", ".join(f"{k!r} (now {cls.RENAMED_KEYS[k]!r})" for k in old)
+            + "; microsecond keys end in _usec (_us means microsiemens)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return rename_legacy_keys(cls, data)
 
     def __init__(self, **data: Any) -> None:
         if _VALIDATING.get():
@@ -66,6 +91,12 @@ class _Config(BaseModel):
         return hashlib.sha256(blob).hexdigest()
 
 
+def rename_legacy_keys(cls: type[_Config], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with ``cls``'s old key names replaced by the new ones (no warning; used to read
+    manifests written before a rename)."""
+    return {cls.RENAMED_KEYS.get(k, k): v for k, v in data.items()}
+
+
 def _check_range(lo_hi: tuple[float, float], name: str) -> None:
     if lo_hi[0] > lo_hi[1]:
         raise ValueError(f"{name}: lower bound {lo_hi[0]} exceeds upper bound {lo_hi[1]}")
@@ -82,24 +113,28 @@ class ImageBinning(_Config):
     polarity: Literal[0, 1] = Field(0, description="polarity kept, in tonic's convention: 0 = OFF, 1 = ON")
     crop: int = Field(16, ge=1, le=34, description="centre crop size (px) of the 34×34 sensor")
     n_time_bins: int = Field(50, ge=1, le=100_000, description="T, number of time bins")
-    bin_us: int = Field(6_000, ge=1, le=10_000_000, description="time-bin width in µs")
-    t_start_us: int = Field(0, ge=0, le=10_000_000, description="start of the first bin in µs")
+    bin_usec: int = Field(6_000, ge=1, le=10_000_000, description="time-bin width in µs")
+    t_start_usec: int = Field(0, ge=0, le=10_000_000, description="start of the first bin in µs")
+
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {"bin_us": "bin_usec", "t_start_us": "t_start_usec"}
 
 
 class AudioBinning(_Config):
     """N-TIDIGITS-style events → binary frames [T, n_channels].
 
-    ``scheme="paper"``: 1 ms (``base_bin_us``) bins over [0, last event], then the time axis is
+    ``scheme="paper"``: 1 ms (``base_bin_usec``) bins over [0, last event], then the time axis is
     split into ``n_time_bins`` equal chunks of ceil(n_bins / T) fine bins (``torch.chunk``
     semantics: per-utterance time normalisation), OR-ed within a chunk and zero-padded at the end.
-    ``scheme="fixed"``: ``n_time_bins`` bins of ``bin_us`` from t = 0; later events are dropped.
+    ``scheme="fixed"``: ``n_time_bins`` bins of ``bin_usec`` from t = 0; later events are dropped.
     """
 
     scheme: Literal["paper", "fixed"] = "paper"
     n_channels: int = Field(64, ge=1, le=4096, description="cochlea channels (inputs)")
     n_time_bins: int = Field(129, ge=1, le=100_000, description="T, number of time bins")
-    base_bin_us: int = Field(1_000, ge=1, le=1_000_000, description="paper scheme: fine bin, µs")
-    bin_us: int = Field(10_000, ge=1, le=10_000_000, description="fixed scheme: bin width, µs")
+    base_bin_usec: int = Field(1_000, ge=1, le=1_000_000, description="paper scheme: fine bin, µs")
+    bin_usec: int = Field(10_000, ge=1, le=10_000_000, description="fixed scheme: bin width, µs")
+
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {"base_bin_us": "base_bin_usec", "bin_us": "bin_usec"}
 
 
 class BinningConfig(_Config):
@@ -128,15 +163,18 @@ class DigitsDVSConfig(_Config):
     scale_range: tuple[float, float] = Field((0.88, 1.12), description="random scale factor range")
     shift_px: float = Field(1.5, ge=0.0, le=8.0, description="max |shift| per axis (px)")
     blur_px: float = Field(0.7, ge=0.0, le=5.0, description="Gaussian blur sigma (px)")
-    saccade_us: int = Field(100_000, ge=1_000, le=1_000_000, description="one saccade, µs")
-    step_us: int = Field(2_000, ge=10, le=10_000, description="simulation step, µs")
+    saccade_usec: int = Field(100_000, ge=1_000, le=1_000_000, description="one saccade, µs")
+    step_usec: int = Field(2_000, ge=10, le=10_000, description="simulation step, µs")
     saccade_jitter: float = Field(0.15, ge=0.0, le=0.9, description="relative amplitude jitter")
     log_eps: float = Field(0.33, gt=0.0, le=10.0, description="background level in log(I + eps)")
     threshold_mean: float = Field(0.2, gt=0.0, le=5.0, description="mean contrast threshold")
     threshold_mean_jitter: float = Field(0.1, ge=0.0, le=0.9, description="per-sample, relative")
     threshold_sigma: float = Field(0.03, ge=0.0, le=1.0, description="per-pixel mismatch (abs)")
-    refractory_us: int = Field(1_000, ge=0, le=100_000, description="pixel refractory period, µs")
+    refractory_usec: int = Field(1_000, ge=0, le=100_000, description="pixel refractory period, µs")
     noise_rate_hz: float = Field(0.2, ge=0.0, le=1_000.0, description="background events/px/s")
+
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {
+        "saccade_us": "saccade_usec", "step_us": "step_usec", "refractory_us": "refractory_usec"}
 
     @model_validator(mode="after")
     def _ranges(self) -> DigitsDVSConfig:

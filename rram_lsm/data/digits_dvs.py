@@ -4,7 +4,7 @@ Real handwritten digits (scikit-learn's ``load_digits``: 1,797 images of 8 × 8 
 levels) are split into disjoint train/test *sources* first; every sample then takes one source of
 its split, augments it (rotation, scale, shift), upsamples it into the 34 × 34 sensor view, moves it
 along N-MNIST's three saccades ((0,0) → (3.5,7) → (7,0) → (0,0) px, one saccade per
-``saccade_us``) and turns the motion into events with a DVS pixel model
+``saccade_usec``) and turns the motion into events with a DVS pixel model
 (`rram_lsm.data.kernels.dvs_events`: log intensity, per-pixel ON/OFF threshold mismatch,
 refractory period) plus uniform background noise.  Samples are written as genuine N-MNIST ``.bin``
 files in tonic's folder layout ``NMNIST/Train|Test/<digit>/<id>.bin``.
@@ -117,33 +117,33 @@ def render_digit(img8: np.ndarray, cfg: DigitsDVSConfig, rng: np.random.Generato
 def saccade_offsets(cfg: DigitsDVSConfig, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     """Scene offsets (dx, dy) in px at every step boundary, and the step times in µs."""
     amp = 1.0 + rng.uniform(-cfg.saccade_jitter, cfg.saccade_jitter, size=2)
-    n_steps = 3 * cfg.saccade_us // cfg.step_us
-    t_us = np.arange(n_steps + 1, dtype=np.int64) * cfg.step_us
-    knots = np.arange(4) * cfg.saccade_us
-    dx = np.interp(t_us, knots, _WAYPOINTS[:, 0]) * amp[0]
-    dy = np.interp(t_us, knots, _WAYPOINTS[:, 1]) * amp[1]
-    return dx, dy, t_us
+    n_steps = 3 * cfg.saccade_usec // cfg.step_usec
+    t_usec = np.arange(n_steps + 1, dtype=np.int64) * cfg.step_usec
+    knots = np.arange(4) * cfg.saccade_usec
+    dx = np.interp(t_usec, knots, _WAYPOINTS[:, 0]) * amp[0]
+    dy = np.interp(t_usec, knots, _WAYPOINTS[:, 1]) * amp[1]
+    return dx, dy, t_usec
 
 
 def simulate_sample(
     img8: np.ndarray, cfg: DigitsDVSConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One digit → DVS events ``(x, y, t_us, p)`` sorted by time."""
+    """One digit → DVS events ``(x, y, t_usec, p)`` sorted by time."""
     canvas = render_digit(img8, cfg, rng)
-    dx, dy, t_us = saccade_offsets(cfg, rng)
+    dx, dy, t_usec = saccade_offsets(cfg, rng)
     log_frames = saccade_log_frames(canvas, dx, dy, cfg.log_eps)
     c_mean = cfg.threshold_mean * (1.0 + rng.uniform(-cfg.threshold_mean_jitter, cfg.threshold_mean_jitter))
     shape = (NMNIST_SIZE, NMNIST_SIZE)
     floor = 0.3 * c_mean  # keeps a rare extreme mismatch draw from firing on every step
     c_on = np.maximum(rng.normal(c_mean, cfg.threshold_sigma, shape), floor)
     c_off = np.maximum(rng.normal(c_mean, cfg.threshold_sigma, shape), floor)
-    x, y, t, p = dvs_events(log_frames, c_on, c_off, cfg.step_us, cfg.refractory_us)
-    duration_us = int(t_us[-1])
-    n_noise = int(rng.poisson(cfg.noise_rate_hz * duration_us * 1e-6 * NMNIST_SIZE**2))
+    x, y, t, p = dvs_events(log_frames, c_on, c_off, cfg.step_usec, cfg.refractory_usec)
+    duration_usec = int(t_usec[-1])
+    n_noise = int(rng.poisson(cfg.noise_rate_hz * duration_usec * 1e-6 * NMNIST_SIZE**2))
     if n_noise:
         x = np.concatenate([x, rng.integers(0, NMNIST_SIZE, n_noise)])
         y = np.concatenate([y, rng.integers(0, NMNIST_SIZE, n_noise)])
-        t = np.concatenate([t, rng.integers(0, duration_us, n_noise)])
+        t = np.concatenate([t, rng.integers(0, duration_usec, n_noise)])
         p = np.concatenate([p, rng.integers(0, 2, n_noise)])
         order = np.lexsort((p, x, y, t))
         x, y, t, p = x[order], y[order], t[order], p[order]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
+from crossbar.fsio import save_figure
 from rram_lsm.data.loaders import BinnedSplit
 
 
@@ -58,7 +58,5 @@ def plot_class_examples(
     fig.suptitle(f"{split.dataset} {split.split} ({what}; labels: {split.label_map})", fontsize=8)
     fig.tight_layout()
     if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path)
     return fig

@@ -28,7 +28,7 @@ from rram_lsm.errors import DataError
 
 NMNIST_SIZE = 34  # sensor width = height, px
 NMNIST_RECORD_BYTES = 5
-NMNIST_MAX_T_US = 2**23  # 23-bit timestamps; longer recordings need overflow records
+NMNIST_MAX_T_USEC = 2**23  # 23-bit timestamps; longer recordings need overflow records
 NMNIST_OVERFLOW_Y = 240
 
 NTIDIGITS_CHANNELS = 64
@@ -40,21 +40,21 @@ DIGIT_CHARS = ("o", "1", "2", "3", "4", "5", "6", "7", "8", "9", "z")
 # ---------------------------------------------------------------------------------------------
 
 
-def encode_nmnist_bin(x, y, t_us, p) -> bytes:
+def encode_nmnist_bin(x, y, t_usec, p) -> bytes:
     """Encode events as N-MNIST ``.bin`` bytes.
 
     Args:
         x, y: pixel coordinates, 0 <= x, y < 34.
-        t_us: timestamps in µs, 0 <= t < 2**23, in file order (should be non-decreasing).
+        t_usec: timestamps in µs, 0 <= t < 2**23, in file order (should be non-decreasing).
         p: polarity, 1 = ON, 0 = OFF.
     """
-    x, y, t, p = (np.asarray(a, dtype=np.int64).ravel() for a in (x, y, t_us, p))
+    x, y, t, p = (np.asarray(a, dtype=np.int64).ravel() for a in (x, y, t_usec, p))
     if not (len(x) == len(y) == len(t) == len(p)):
-        raise ValueError("x, y, t_us and p must have the same length")
+        raise ValueError("x, y, t_usec and p must have the same length")
     if len(x) and (x.min() < 0 or x.max() >= NMNIST_SIZE or y.min() < 0 or y.max() >= NMNIST_SIZE):
         raise ValueError(f"x and y must lie in 0..{NMNIST_SIZE - 1}")
-    if len(t) and (t.min() < 0 or t.max() >= NMNIST_MAX_T_US):
-        raise ValueError(f"t_us must lie in 0..{NMNIST_MAX_T_US - 1}")
+    if len(t) and (t.min() < 0 or t.max() >= NMNIST_MAX_T_USEC):
+        raise ValueError(f"t_usec must lie in 0..{NMNIST_MAX_T_USEC - 1}")
     if len(p) and not np.isin(p, (0, 1)).all():
         raise ValueError("p must be 0 or 1")
     rec = np.empty((len(t), NMNIST_RECORD_BYTES), dtype=np.uint8)
@@ -66,11 +66,11 @@ def encode_nmnist_bin(x, y, t_us, p) -> bytes:
     return rec.tobytes()
 
 
-def write_nmnist_bin(path: str | os.PathLike, x, y, t_us, p) -> Path:
+def write_nmnist_bin(path: str | os.PathLike, x, y, t_usec, p) -> Path:
     """Write one N-MNIST ``.bin`` file (parent folders are created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(encode_nmnist_bin(x, y, t_us, p))
+    path.write_bytes(encode_nmnist_bin(x, y, t_usec, p))
     return path
 
 

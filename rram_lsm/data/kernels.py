@@ -106,14 +106,14 @@ def saccade_log_frames_reference(
 
 
 @njit(cache=True, nogil=True)
-def _dvs_kernel(log_frames, c_on, c_off, dt_us, refractory_us, ex, ey, et, ep):
+def _dvs_kernel(log_frames, c_on, c_off, dt_usec, refractory_usec, ex, ey, et, ep):
     n_steps, h, w = log_frames.shape
     cap = ex.shape[0]
     l_ref = log_frames[0].copy()
     last = np.full((h, w), -(2**62), dtype=np.int64)
     n = 0
     for k in range(1, n_steps):
-        t0 = (k - 1) * dt_us
+        t0 = (k - 1) * dt_usec
         for y in range(h):
             for x in range(w):
                 l0 = log_frames[k - 1, y, x]
@@ -143,8 +143,8 @@ def _dvs_kernel(log_frames, c_on, c_off, dt_us, refractory_us, ex, ey, et, ep):
                         frac = 0.0
                     elif frac > 1.0:
                         frac = 1.0
-                    t = t0 + int(np.floor(frac * dt_us))
-                    if t - last[y, x] < refractory_us:
+                    t = t0 + int(np.floor(frac * dt_usec))
+                    if t - last[y, x] < refractory_usec:
                         continue  # crossing lost inside the refractory period
                     last[y, x] = t
                     if n < cap:
@@ -167,20 +167,20 @@ def dvs_events(
     log_frames: np.ndarray,
     c_on: np.ndarray,
     c_off: np.ndarray,
-    dt_us: int,
-    refractory_us: int,
+    dt_usec: int,
+    refractory_usec: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """DVS events from log-intensity frames.
 
     Args:
-        log_frames: float [n_steps, H, W], log intensity sampled every ``dt_us`` µs (step k at
-            time k·dt_us).  Between samples the log intensity is taken as linear in time.
+        log_frames: float [n_steps, H, W], log intensity sampled every ``dt_usec`` µs (step k at
+            time k·dt_usec).  Between samples the log intensity is taken as linear in time.
         c_on, c_off: float [H, W], per-pixel ON / OFF contrast thresholds (log units, > 0).
-        dt_us: step length in µs.
-        refractory_us: minimum time between two events of one pixel in µs.
+        dt_usec: step length in µs.
+        refractory_usec: minimum time between two events of one pixel in µs.
 
     Returns:
-        ``(x, y, t_us, p)``, int64 arrays sorted by (t, y, x, p); p = 1 for ON, 0 for OFF.
+        ``(x, y, t_usec, p)``, int64 arrays sorted by (t, y, x, p); p = 1 for ON, 0 for OFF.
     """
     log_frames = np.ascontiguousarray(log_frames, dtype=np.float64)
     c_on = np.ascontiguousarray(c_on, dtype=np.float64)
@@ -190,7 +190,7 @@ def dvs_events(
     cap = 16384
     while True:
         bufs = [np.empty(cap, dtype=np.int64) for _ in range(4)]
-        n = _dvs_kernel(log_frames, c_on, c_off, int(dt_us), int(refractory_us), *bufs)
+        n = _dvs_kernel(log_frames, c_on, c_off, int(dt_usec), int(refractory_usec), *bufs)
         if n <= cap:
             return _sort_events(*(b[:n] for b in bufs))
         cap = int(n)  # the kernel counted past the buffer: rerun with the exact size
@@ -200,8 +200,8 @@ def dvs_events_reference(
     log_frames: np.ndarray,
     c_on: np.ndarray,
     c_off: np.ndarray,
-    dt_us: int,
-    refractory_us: int,
+    dt_usec: int,
+    refractory_usec: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Plain numpy reference of `dvs_events` (vectorised over pixels, loop over steps)."""
     log_frames = np.asarray(log_frames, dtype=np.float64)
@@ -226,8 +226,8 @@ def dvs_events_reference(
             with np.errstate(divide="ignore", invalid="ignore"):
                 frac = np.where(slope != 0.0, (level - l0) / slope, 1.0)
             frac = np.clip(frac, 0.0, 1.0)
-            t = (k - 1) * dt_us + np.floor(frac * dt_us).astype(np.int64)
-            emit = active & (t - last >= refractory_us)
+            t = (k - 1) * dt_usec + np.floor(frac * dt_usec).astype(np.int64)
+            emit = active & (t - last >= refractory_usec)
             last = np.where(emit, t, last)
             out.append((xx[emit], yy[emit], t[emit], on[emit].astype(np.int64)))
         l_ref = l_ref + sign * n_cross * c

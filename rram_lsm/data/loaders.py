@@ -12,15 +12,14 @@ name                  modality  files (tonic layout)
 ``spoken-digits``     audio     ``R/spoken-digits/NTIDIGITS18/n-tidigits.hdf5`` (built-in)
 ====================  ========  ==========================================================
 
-All four are read by ``tonic.datasets.NMNIST`` / ``NTIDIGITS18``.  tonic never downloads: files are
-checked here first, NMNIST's "≥ 10,000 files" test is bypassed in a narrow patch, and both
-classes' ``download`` is replaced by an error for the duration of the call.  Binned splits are cached
+All four are read by ``tonic.datasets.NMNIST`` / ``NTIDIGITS18`` through the offline subclasses of
+`rram_lsm.data.tonic_offline`: files are checked here first, NMNIST's "≥ 10,000 files" test is
+skipped (partial folders load with a warning) and ``download`` raises an error.  Binned splits are cached
 in ``<dataset root>/.binned/<name>-<split>-<key>.npz`` (key = hash of binning, label map, files).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
@@ -34,6 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from crossbar.fsio import atomic_write_bytes
 from rram_lsm.data.binning import bin_audio_events, bin_image_events
 from rram_lsm.data.builtin import MANIFEST, DataWarning, read_manifest
 from rram_lsm.data.config import AudioBinning, BinningConfig, ImageBinning
@@ -51,7 +51,6 @@ from rram_lsm.data.labels import (
     check_label_map,
 )
 from rram_lsm.errors import DataError
-from rram_lsm.io import atomic_write_bytes
 
 Modality = Literal["image", "audio"]
 _CACHE_VERSION = 1
@@ -289,24 +288,6 @@ def _missing_ntidigits(save_to: Path) -> DataError:
     )
 
 
-@contextlib.contextmanager
-def _offline_tonic():
-    """Inside this block tonic's NMNIST/NTIDIGITS18 accept the files on disk and never download."""
-    from unittest import mock
-
-    from tonic.datasets import NMNIST, NTIDIGITS18
-
-    def _no_download(self):
-        raise DataError(f"{self.location_on_system}: files missing; refusing to download")
-
-    with (
-        mock.patch.object(NMNIST, "_check_exists", return_value=True),
-        mock.patch.object(NMNIST, "download", _no_download),
-        mock.patch.object(NTIDIGITS18, "download", _no_download),
-    ):
-        yield
-
-
 # ---------------------------------------------------------------------------------------------
 # Loading
 # ---------------------------------------------------------------------------------------------
@@ -347,10 +328,9 @@ def _load_image(
     progress: bool,
     index: NmnistIndex,
 ) -> dict:
-    from tonic.datasets import NMNIST
+    from rram_lsm.data.tonic_offline import NMNIST
 
-    with _offline_tonic():
-        ds = NMNIST(save_to=str(save_to), train=(split == "train"))
+    ds = NMNIST(save_to=str(save_to), train=(split == "train"))
     if list(ds.data) != list(index.files):  # pragma: no cover - tonic changed its walk
         raise DataError(f"{save_to}: tonic indexed the N-MNIST files differently than expected")
     labels = np.asarray(ds.targets, dtype=np.int64)
@@ -380,7 +360,7 @@ def _load_audio(
     max_per_class: int | None,
     progress: bool,
 ) -> dict:
-    from tonic.datasets import NTIDIGITS18
+    from rram_lsm.data.tonic_offline import NTIDIGITS18
 
     path = _ntidigits_file(save_to)
     index = index_ntidigits_hdf5(path, split)
@@ -392,8 +372,7 @@ def _load_audio(
         raise DataError(f"{path}: no single-digit utterances in the {split} partition")
     sel = _select(labels, max_per_class)
     tonic_map = NTIDIGITS18.class_map
-    with _offline_tonic():
-        ds = NTIDIGITS18(save_to=str(save_to), train=(split == "train"), single_digits=True)
+    ds = NTIDIGITS18(save_to=str(save_to), train=(split == "train"), single_digits=True)
     try:
         if len(ds) != len(index.single):  # pragma: no cover - tonic changed its indexing
             raise DataError(f"{path}: tonic found {len(ds)} single digits, expected {len(index.single)}")

@@ -6,7 +6,7 @@ Logits are ``a @ i.T / tau`` (dot product, as the reference code) or the cosine 
 - ``clip``: symmetric InfoNCE with hard identity targets (CLIP).
 - ``soft_clip``: the "simple CLIP" recipe with soft targets softmax((a a^T + i i^T) / 2 tau),
   **detached** (with gradients through the targets the embedding collapses to a constant; see
-  research/prototype.md).
+  docs/design.md).
 - ``supcon``: cross-modal supervised contrastive: every same-class item in the batch is a
   positive (Khosla et al. 2020, applied across modalities); the default.
 - ``dcl``: decoupled contrastive learning (Yeh et al. 2022): the positive is removed from the

@@ -29,7 +29,7 @@ from rram_lsm.errors import ConfigError
 FeatureName = Literal["rate", "windows", "count", "final_mem"]
 Modality = Literal["image", "audio", "custom"]
 
-# Per-modality defaults (paper, research/paper.md section 2.3). The constants are ours, chosen
+# Per-modality defaults (the paper's; docs/design.md). The constants are ours, chosen
 # for a mean firing rate of about 10-15 % on the default macro's weights (std ~ 78 uS): see
 # `rram_lsm.lsm.tuning` and the comment in configs/lsm/*.yaml for how they were found.
 MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {

@@ -2,16 +2,16 @@
 
 Accepted files (conductances in uS, finite, >= 0):
 
-* the firmware readback format (`firmware.readback`): ``.csv`` / ``.txt`` (one array row per
+* the chip readback format (`crossbar.readback`): ``.csv`` / ``.txt`` (one array row per
   line, comma or whitespace separated, ``#`` comments) or ``.npy``, of shape [rows, cols] or
-  [n_arrays, rows, cols] of the preset's arrays -- validated by `firmware.readback.load_readback`
+  [n_arrays, rows, cols] of the preset's arrays -- validated by `crossbar.readback.load_readback`
   (including its check that values are plausible in uS);
 * the same formats holding a smaller 2-D block, e.g. just the logical [n_inputs + N, 2N] block of
   pairs (G+ in even, G- in odd columns): it is placed at the origin of array 0 and the rest of
   the array is pristine;
-* ``.npz``: a macro state written by `crossbar.Macro.save` or
-  `firmware.readback.save_readback_state` (its present conductances), or an archive with one
-  array named ``g_us``.
+* ``.npz``: a macro state written by `crossbar.Macro.save` (its present conductances; e.g. a
+  readback imported with ``rram-lsm firmware import-readback``), or an archive with one array
+  named ``g_us``.
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ from pathlib import Path
 import numpy as np
 
 from crossbar import MacroSpec
+from crossbar.readback import load_readback
 from rram_lsm.errors import DataError, InputError
 
 
 def load_conductance_map(path: str | os.PathLike, spec: MacroSpec | None = None) -> np.ndarray:
     """Read a conductance map (uS) from ``path``; raises `DataError` naming the problem.
 
-    With ``spec``, a map of the preset's full geometry goes through the firmware readback
-    validation."""
+    With ``spec``, a map of the preset's full geometry goes through the readback validation of
+    `crossbar.readback.load_readback`."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: conductance map not found")
@@ -55,14 +56,9 @@ def load_conductance_map(path: str | os.PathLike, spec: MacroSpec | None = None)
     full = spec is not None and g.shape[-2:] == (spec.geometry.rows, spec.geometry.cols)
     if full and suffix != ".npz":
         try:
-            from firmware.readback import load_readback
-        except ImportError:  # pragma: no cover - partial checkout without firmware
-            pass
-        else:
-            try:
-                return load_readback(path, spec)
-            except InputError as exc:
-                raise DataError(str(exc)) from None
+            return load_readback(path, spec)
+        except InputError as exc:
+            raise DataError(str(exc)) from None
     if g.ndim not in (2, 3) or g.size == 0:
         raise DataError(f"{path}: conductance map must be 2-D or 3-D, got shape {g.shape}")
     if not np.all(np.isfinite(g)) or np.any(g < 0):
