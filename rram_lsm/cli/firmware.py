@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from crossbar import Macro, load_preset
+from crossbar.defaults import DEFAULT_PRESET
 from crossbar.errors import InputError
 from firmware import errors as FE
 from firmware.csvio import read_csv, write_csv
@@ -32,7 +33,6 @@ from firmware.rvec import file_digest, read_rvec, write_rvec
 from firmware.summary import describe
 from rram_lsm.io import atomic_write_text, refuse_overwrite
 
-DEFAULT_PRESET = "rram-40nm-256kb"
 MAX_SIMULATED_CELLS = 1 << 26  # 256 arrays of 512 x 512: a few GB of cell state
 
 
