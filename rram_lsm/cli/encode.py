@@ -4,17 +4,18 @@ rram-lsm encode CONFIG [--out FILE] [--data-root DIR] [--dataset NAME] [--split 
                 [--frames NPZ] [--engine numba|torch|reference] [--device cpu|cuda]
                 [--seed S] [--batch-size B] [--cache-dir DIR] [--raster PNG] [--force] [--json]
 
-CONFIG is an LSM config YAML (``configs/lsm/*.yaml``; a top-level ``lsm:`` key is accepted, and
-an optional ``encode: {dataset, split}`` block gives the data). The output ``.npz`` holds
-``features``, ``labels``, ``rates``, ``final_mem``, ``window_counts``, ``raster`` (sample 0) and a
-JSON record with the resolved config, the energy ledger, firing statistics and the cache key:
-sha256 of (data, ADC calibration data, LSM config, macro preset values, measured map, seed,
-split noise stream). A second call with the
-same inputs reuses the file; a corrupt file is rebuilt with a warning.
+CONFIG is an LSM config YAML (``configs/lsm/*.yaml``; a top-level ``lsm:`` key is accepted, and an
+optional ``encode: {dataset, split}`` block gives the data). The output ``.npz`` holds ``features``,
+``labels``, ``rates``, ``final_mem``, ``window_counts``, ``raster`` and ``raster_input`` (sample 0)
+and a JSON record with the resolved config, the energy ledger, firing statistics and the cache key:
+sha256 of (data, ADC calibration data, LSM config, macro preset values, measured map, seed, split
+noise stream). A second call with the same inputs reuses the file; a corrupt file is rebuilt with a
+warning.
 
 ADC calibration uses the first ``analog.calibration_samples`` samples of the *train* split of
-the same dataset (or of ``--frames``), whichever split is encoded. The work (cache look-up,
-encode, file) is `rram_lsm.lsm.cache.encode_cached`, which `rram-lsm run` shares.
+the same dataset (or of ``--frames``), whichever split is encoded. The work (data, cache
+look-up, encode, file) is `rram_lsm.lsm.cache.encode_dataset` / `encode_cached`, whose cache
+`rram-lsm run` shares.
 """
 
 from __future__ import annotations
@@ -74,21 +75,8 @@ def _load_npz_frames(path: str) -> tuple[np.ndarray, np.ndarray]:
     return frames, labels.astype(np.int64)
 
 
-def _load_dataset(dataset: str, split: str, data_root: str):
-    from rram_lsm.data import load_split
-    from rram_lsm.data.builtin import BUILTIN_NAMES, ensure_builtin
-
-    try:
-        return load_split(dataset, split, data_root)
-    except DataError:
-        if dataset not in BUILTIN_NAMES:
-            raise
-    ensure_builtin(data_root, names=(dataset,))  # built-in stand-ins are made on first use
-    return load_split(dataset, split, data_root)
-
-
 def cmd_encode(args: argparse.Namespace) -> int:
-    from rram_lsm.lsm.cache import encode_cached
+    from rram_lsm.lsm.cache import encode_cached, encode_dataset
     from rram_lsm.lsm.config import read_lsm_file
 
     file = read_lsm_file(args.config)
@@ -101,28 +89,23 @@ def cmd_encode(args: argparse.Namespace) -> int:
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
     split = args.split or file.encode.split or "train"
 
+    opts = {"cache_dir": args.cache_dir, "out": args.out, "force": args.force,
+            "batch_size": args.batch_size, "progress": not args.json}
     with plain_warnings():
         if args.frames:
             dataset = Path(args.frames).stem
             frames, labels = _load_npz_frames(args.frames)
-            cal_frames = frames
+            res = encode_cached(cfg, frames, labels, split=split, dataset=dataset, **opts)
         else:
             dataset = args.dataset or file.encode.dataset or DEFAULT_DATASET.get(cfg.modality)
             if not dataset:
                 raise ConfigError("no dataset: pass --dataset or --frames, or set "
                                   "encode.dataset or modality (image/audio) in the config")
-            data = _load_dataset(dataset, split, args.data_root)
-            frames, labels = data.frames, np.asarray(data.labels, np.int64)
-            cal_frames = frames if split == "train" else \
-                _load_dataset(dataset, "train", args.data_root).frames
-        res = encode_cached(cfg, frames, labels, calibration=cal_frames, split=split,
-                            dataset=dataset, cache_dir=args.cache_dir, out=args.out,
-                            force=args.force, batch_size=args.batch_size,
-                            progress=not args.json)
+            res = encode_dataset(cfg, dataset, split, args.data_root, **opts)
         if args.raster and "raster" in res.arrays:
             from rram_lsm.lsm.features import plot_raster
 
-            plot_raster(res.arrays["raster"], args.raster, frames=frames[0],
+            plot_raster(res.arrays["raster"], args.raster, frames=res.arrays["raster_input"],
                         title=f"{dataset} {split} sample 0")
 
     meta, arrays = res.meta, res.arrays

@@ -1,11 +1,11 @@
 """On-disk cache of encoded features (``.npz``, written atomically) and the cached encode.
 
 A cache file holds the arrays of one encoded split (``features``, ``labels``, ``rates``,
-``final_mem``, ``window_counts``, ``raster`` of sample 0) and a JSON ``meta`` record with the
-cache key and a sha256 checksum of every array. The key is the sha256 of (data fingerprint,
-calibration-data fingerprint, resolved LSM config, macro preset values, measured-map
-fingerprint, seed, noise stream of the split). A file that cannot be read, or whose checksum
-does not match, is reported with a `CacheWarning` and rebuilt.
+``final_mem``, ``window_counts``, ``raster`` and ``raster_input`` of sample 0) and a JSON ``meta``
+record with the cache key and a sha256 checksum of every array. The key is the sha256 of (data
+fingerprint, calibration-data fingerprint, resolved LSM config, macro preset values, measured-map
+fingerprint, seed, noise stream of the split). A file that cannot be read, or whose checksum does
+not match, is reported with a `CacheWarning` and rebuilt.
 
 `CachedEncoder` / `encode_cached` are the workflow shared by ``rram-lsm encode`` and
 ``rram-lsm run``: look the split up in the cache folder (default `DEFAULT_CACHE_DIR`), and only
@@ -39,7 +39,8 @@ CACHE_FORMAT = "rram-lsm-features"
 CACHE_VERSION = 1
 
 __all__ = ["CACHE_FORMAT", "CACHE_VERSION", "DEFAULT_CACHE_DIR", "CacheWarning", "CachedEncoder",
-           "CachedSplit", "array_fingerprint", "cache_key", "encode_cached", "file_fingerprint",
+           "CachedSplit", "array_fingerprint", "cache_key", "encode_cached", "encode_dataset",
+           "file_fingerprint",
            "load_features", "lsm_identity", "save_features"]
 
 
@@ -134,8 +135,9 @@ class CachedSplit:
     """One encoded split, read from the cache or freshly encoded (and then written to it).
 
     ``arrays``: ``features`` [n, F], ``labels`` [n] (-1 when none were given), ``rates`` [n, N],
-    ``final_mem`` [n, N], ``window_counts`` [n, K, N] (spikes per time window) and ``raster``
-    [T, N] uint8 of sample 0 (absent for an empty split). ``meta``: dataset, split, n_samples,
+    ``final_mem`` [n, N], ``window_counts`` [n, K, N] (spikes per time window), ``raster``
+    [T, N] uint8 of sample 0 and its input frames ``raster_input`` [T, n_inputs] (both absent
+    for an empty split). ``meta``: dataset, split, n_samples,
     n_steps, layout, engine, encode_seconds, firing, ledger, energy_per_sample_j (J),
     calibration, synapses, config.
     """
@@ -241,8 +243,9 @@ class CachedEncoder:
                          progress=self.progress)
         arrays = {"features": enc.features, "labels": labels, "rates": enc.rates,
                   "final_mem": enc.final_mem, "window_counts": enc.window_counts}
-        if len(frames):
+        if len(frames):  # sample 0 for figures, so that a cache hit can draw them too
             arrays["raster"] = lsm.raster(frames, 0, noise_key=noise_key)
+            arrays["raster_input"] = np.asarray(frames[0], np.uint8)
         meta = {"dataset": dataset, "split": split, "n_samples": int(len(frames)),
                 "n_steps": enc.n_steps, "layout": enc.layout, "engine": enc.engine,
                 "encode_seconds": enc.seconds, "firing": enc.firing_stats(),
@@ -269,3 +272,32 @@ def encode_cached(config: LSMConfig, frames: np.ndarray, labels: np.ndarray | No
                         cache_dir=cache_dir, force=force, batch_size=batch_size,
                         progress=progress)
     return enc.encode(frames, labels, split=split, dataset=dataset, out=out)
+
+
+def encode_dataset(config: LSMConfig, dataset: str, split: str = "train",
+                   data_root: str | os.PathLike = "data_cache", *,
+                   cache_dir: str | os.PathLike | None = DEFAULT_CACHE_DIR,
+                   out: str | os.PathLike | None = None, force: bool = False,
+                   batch_size: int = 1024, progress: bool = False) -> CachedSplit:
+    """`encode_cached` of one split of a dataset of ``data_root`` (`rram_lsm.data.load_split`
+    with its default binning; a built-in stand-in is built on first use). The ADC is calibrated
+    on the *train* split, whichever split is encoded."""
+    data = _load_split(dataset, split, data_root)
+    cal = data.frames if split == "train" else _load_split(dataset, "train", data_root).frames
+    return encode_cached(config, data.frames, np.asarray(data.labels, np.int64), calibration=cal,
+                         split=split, dataset=dataset, cache_dir=cache_dir, out=out, force=force,
+                         batch_size=batch_size, progress=progress)
+
+
+def _load_split(dataset: str, split: str, data_root: str | os.PathLike):
+    from rram_lsm.data import load_split
+    from rram_lsm.data.builtin import BUILTIN_NAMES, ensure_builtin
+    from rram_lsm.errors import DataError
+
+    try:
+        return load_split(dataset, split, data_root)
+    except DataError:
+        if dataset not in BUILTIN_NAMES:
+            raise
+    ensure_builtin(data_root, names=(dataset,))  # built-in stand-ins are made on first use
+    return load_split(dataset, split, data_root)
