@@ -64,3 +64,16 @@ def test_yaml_errors_name_the_file_and_key(tmp_path):
 def test_digest_tracks_values():
     assert BinningConfig().image.digest() == ImageBinning().digest()
     assert ImageBinning(polarity=1).digest() != ImageBinning().digest()
+
+
+def test_frame_shape_is_what_the_binning_produces():
+    from rram_lsm.data.config import frame_shape, frame_steps
+
+    cfg = DataConfig()
+    assert frame_shape(cfg.binning, "image") == (50, 256)
+    assert frame_shape(cfg.binning, "audio") == (129, 64)
+    b = BinningConfig(image=ImageBinning(n_time_bins=12, crop=10),
+                      audio=AudioBinning(n_time_bins=30, n_channels=8))
+    assert frame_shape(b, "image") == (12, 100) and frame_steps(b, "audio") == 30
+    with pytest.raises(ConfigError, match="modality"):
+        frame_steps(b, "video")
