@@ -42,11 +42,6 @@ class EncodedModality:
         return self.rates[split] if mode == "rate" else self.windows[split]
 
 
-def lsm_config(cfg: ExperimentConfig, modality: str, source: str, seed: int):
-    """The resolved `LSMConfig` of one encoder (`rram_lsm.experiments.config.resolve_lsm_config`)."""
-    return resolve_lsm_config(cfg, modality, source, seed)
-
-
 def window_rates(window_counts: np.ndarray, n_steps: int) -> np.ndarray:
     """Spike counts [n, K, N] per time window -> spikes per step in each window, [n, K * N]."""
     k = window_counts.shape[1]
