@@ -96,3 +96,16 @@ def test_manifest_written_with_old_key_names_still_matches():
     assert old != manifest["config"]
     assert manifest_matches({**manifest, "config": old}, "digits-dvs", cfg)
     assert not manifest_matches({**manifest, "config": {**old, "step_us": 1}}, "digits-dvs", cfg)
+
+
+def test_frame_shape_is_what_the_binning_produces():
+    from rram_lsm.data.config import frame_shape, frame_steps
+
+    cfg = DataConfig()
+    assert frame_shape(cfg.binning, "image") == (50, 256)
+    assert frame_shape(cfg.binning, "audio") == (129, 64)
+    b = BinningConfig(image=ImageBinning(n_time_bins=12, crop=10),
+                      audio=AudioBinning(n_time_bins=30, n_channels=8))
+    assert frame_shape(b, "image") == (12, 100) and frame_steps(b, "audio") == 30
+    with pytest.raises(ConfigError, match="modality"):
+        frame_steps(b, "video")

@@ -32,7 +32,8 @@ def _cli(*args, cwd=None):
 def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("exp")
     out = root / "run"
-    args = ["run", "--out", str(out), "--data-root", str(root / "data"), "--json"]
+    args = ["run", "--out", str(out), "--data-root", str(root / "data"), "--json",
+            "--set", f"cache_dir={root / 'cache'}"]
     for s in TINY:
         args += ["--set", s]
     r = _cli(*args)
@@ -130,3 +131,65 @@ def test_shipped_configs_validate():
         load_experiment_config(root / n)
     # the default demo is what `rram-lsm run` runs without a config
     assert load_experiment_config(root / "zero_shot_default.yaml").name == "zero-shot-default"
+
+
+def test_second_run_reuses_the_feature_cache(tiny_run, tmp_path, capsys):
+    """A second run of the same config reads every encoding from the cache and gives the same
+    metrics; a changed LSM setting misses the cache for that modality only."""
+    from rram_lsm.experiments.runner import run_experiment
+
+    _, _, root = tiny_run
+    small = TINY[:2] + ["seeds=1", "workers=1", "zero_shot.held_out_pairs=[[8, 9]]",
+                        "zero_shot.max_test_per_class=4", "heads.epochs=2",
+                        "heads.batch_size=16", "baselines.protonet.enabled=false",
+                        "classify.pca_components=10", f"cache_dir={tmp_path / 'cache'}"]
+    cfg = experiment_config_from_dict({}, "<test>", small)
+
+    def run(name, c):
+        m = run_experiment(c, tmp_path / name, root / "data")
+        return m, capsys.readouterr().out
+
+    first, log1 = run("a", cfg)
+    second, log2 = run("b", cfg)
+    assert first["timings"]["encode_cache_hits"] == 0 and "0 of 8 splits" in log1
+    assert second["timings"]["encode_cache_hits"] == 8 and "8 of 8 splits from the cache" in log2
+    saved = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert saved["timings"]["encode_cache_hits"] == 8
+
+    def strip(m):
+        return {k: v for k, v in m.items() if k not in ("timings", "runtime_s")}
+
+    assert json.dumps(strip(first), sort_keys=True) == json.dumps(strip(second), sort_keys=True)
+    for name in ("conductance", "raster_image", "raster_audio"):  # figures still drawn on a hit
+        assert (tmp_path / "b" / "figures" / f"{name}.png").is_file()
+    changed = experiment_config_from_dict({}, "<test>", small + ["lsm.image.const=0.01"])
+    third, _ = run("c", changed)
+    assert third["timings"]["encode_cache_hits"] == 4  # audio hits, image re-encoded
+
+
+def test_encoded_modality_from_cache_matches_a_fresh_encode(tmp_path):
+    """A cache hit provides the same features, raster, ledger and macro as an uncached encode."""
+    import numpy as np
+
+    from rram_lsm.experiments.encoding import encode_modality
+
+    cfg = experiment_config_from_dict(
+        {"lsm": {"image": {"n_neurons": 12, "n_steps": 10, "n_inputs": 16,
+                           "analog": {"calibration_samples": 4}}},
+         "cache_dir": str(tmp_path / "cache")}, "<test>")
+    rng = np.random.default_rng(0)
+    frames = {s: (rng.random((n, 10, 16)) < 0.2).astype(np.uint8)
+              for s, n in (("train", 9), ("test", 5))}
+    plain = encode_modality(cfg.model_copy(update={"cache_dir": None}), "image", "macro", 3,
+                            frames)
+    miss = encode_modality(cfg, "image", "macro", 3, frames)
+    hit = encode_modality(cfg, "image", "macro", 3, frames)
+    assert (plain.cache_hits, miss.cache_hits, hit.cache_hits) == (0, 0, 2)
+    for e in (miss, hit):
+        for split in ("train", "test"):
+            np.testing.assert_array_equal(e.rates[split], plain.rates[split])
+            np.testing.assert_array_equal(e.windows[split], plain.windows[split])
+        np.testing.assert_array_equal(e.raster, plain.raster)
+        assert e.ledger == plain.ledger and e.firing == plain.firing
+        assert e.energy_per_sample_j == plain.energy_per_sample_j and e.config == plain.config
+        np.testing.assert_array_equal(e.macro.g_us, plain.macro.g_us)

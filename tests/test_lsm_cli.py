@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,7 +13,8 @@ import yaml
 
 from rram_lsm.cli import main
 from rram_lsm.lsm import LiquidStateMachine, load_lsm_config
-from rram_lsm.lsm.cache import CacheWarning, load_features, save_features
+from rram_lsm.lsm.cache import CacheWarning, encode_cached, load_features, save_features
+from rram_lsm.lsm.defaults import DEFAULT_CACHE_DIR
 
 CONFIG = {"lsm": {"n_inputs": 16, "n_neurons": 12, "n_steps": 10, "const": 0.03,
                   "seed": 1, "dtype": "float64",
@@ -68,7 +70,7 @@ def test_default_cache_folder_and_corrupt_file(setup, capsys, monkeypatch):
     monkeypatch.chdir(tmp)
     code, so, _ = run(capsys, "encode", "lsm.yaml", "--frames", "frames.npz", "--json")
     path = tmp / json.loads(so)["out"]
-    assert path.parent.name == ".rram_lsm_cache" and path.is_file()
+    assert path.parent.name == DEFAULT_CACHE_DIR and path.is_file()
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])  # truncated write
     code, so, err = run(capsys, "encode", "lsm.yaml", "--frames", "frames.npz", "--json")
@@ -127,3 +129,50 @@ def test_bad_inputs_exit_2(setup, capsys):
     np.savez(wrong, frames=np.zeros((3, 10, 5), np.uint8))
     code, _, err = run(capsys, "encode", tmp / "lsm.yaml", "--frames", wrong)
     assert code == 2 and "inputs" in err
+
+
+def test_library_encode_matches_the_cli_and_stores_the_raster(setup, capsys):
+    """`rram-lsm encode` is a thin wrapper of `encode_cached`: same key, same file, same arrays;
+    the raster of sample 0 is in the file, so --raster works on a cache hit too."""
+    tmp, x, y, cfg = setup
+    lsm_cfg = load_lsm_config(cfg)
+    res = encode_cached(lsm_cfg, x, y, dataset="frames", cache_dir=tmp / "cache")
+    assert res.reused is False and res.path.parent == tmp / "cache"
+    lsm = LiquidStateMachine(lsm_cfg)
+    lsm.calibrate(x[:8])
+    np.testing.assert_array_equal(res.arrays["raster"], lsm.raster(x, 0))
+    png = tmp / "r.png"
+    code, so, _ = run(capsys, "encode", cfg, "--frames", tmp / "frames.npz", "--cache-dir",
+                      tmp / "cache", "--raster", png, "--json")
+    out = json.loads(so)
+    assert code == 0 and out["reused"] is True and out["key"] == res.key
+    assert out["out"] == str(res.path) and png.stat().st_size > 1000
+    # the test split draws another noise stream: another key
+    test = encode_cached(lsm_cfg, x, y, split="test", dataset="frames", cache_dir=tmp / "cache")
+    assert test.key != res.key and not test.reused
+    # no cache folder: encode only, write nothing
+    off = encode_cached(lsm_cfg, x, y, cache_dir=None)
+    assert off.path is None and not off.reused
+    np.testing.assert_array_equal(off.arrays["features"], res.arrays["features"])
+
+
+def test_shipped_config_encode_block(tmp_path, capsys, monkeypatch):
+    """configs/lsm/*.yaml name their dataset in the `encode:` block, read by the one loader that
+    the CLI uses too."""
+    import rram_lsm.data
+    from rram_lsm.errors import DataError
+    from rram_lsm.lsm.config import read_lsm_file
+
+    root = Path(__file__).resolve().parents[1] / "configs" / "lsm"
+    assert read_lsm_file(root / "image.yaml").encode.dataset == "digits-dvs"
+    assert read_lsm_file(root / "audio.yaml").encode.dataset == "spoken-digits"
+    calls = []
+
+    def fake_load_split(dataset, split, data_root, binning=None):
+        calls.append((dataset, split))
+        raise DataError(f"{dataset}: not here")
+
+    monkeypatch.setattr(rram_lsm.data, "load_split", fake_load_split)
+    code, _, err = run(capsys, "encode", root / "audio.yaml", "--data-root", tmp_path,
+                       "--dataset", "ntidigits")
+    assert code == 2 and calls == [("ntidigits", "train")] and "not here" in err

@@ -4,15 +4,18 @@ rram-lsm encode CONFIG [--out FILE] [--data-root DIR] [--dataset NAME] [--split 
                 [--frames NPZ] [--engine numba|torch|reference] [--device cpu|cuda]
                 [--seed S] [--batch-size B] [--cache-dir DIR] [--raster PNG] [--force] [--json]
 
-CONFIG is an LSM config YAML (``configs/lsm/*.yaml``; a top-level ``lsm:`` key is accepted, and
-an optional ``encode: {dataset, split}`` block gives the data). The output ``.npz`` holds
-``features``, ``labels``, ``rates``, ``final_mem``, ``window_counts`` and a JSON record with the
-resolved config, the energy ledger, firing statistics and the cache key: sha256 of (data, ADC
-calibration data, LSM config, macro preset values, measured map, seed). A second call with the
-same inputs reuses the file; a corrupt file is rebuilt with a warning.
+CONFIG is an LSM config YAML (``configs/lsm/*.yaml``; a top-level ``lsm:`` key is accepted, and an
+optional ``encode: {dataset, split}`` block gives the data). The output ``.npz`` holds ``features``,
+``labels``, ``rates``, ``final_mem``, ``window_counts``, ``raster`` and ``raster_input`` (sample 0)
+and a JSON record with the resolved config, the energy ledger, firing statistics and the cache key:
+sha256 of (data, ADC calibration data, LSM config, macro preset values, measured map, seed, split
+noise stream). A second call with the same inputs reuses the file; a corrupt file is rebuilt with a
+warning.
 
 ADC calibration uses the first ``analog.calibration_samples`` samples of the *train* split of
-the same dataset (or of ``--frames``), whichever split is encoded.
+the same dataset (or of ``--frames``), whichever split is encoded. The work (data, cache
+look-up, encode, file) is `rram_lsm.lsm.cache.encode_dataset` / `encode_cached`, whose cache
+`rram-lsm run` shares.
 """
 
 from __future__ import annotations
@@ -22,14 +25,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from rram_lsm.cli.common import plain_warnings
 from rram_lsm.errors import ConfigError, DataError, InputError
+from rram_lsm.lsm.config import SPLITS
+from rram_lsm.lsm.defaults import DEFAULT_CACHE_DIR, DEFAULT_DATASET
 
 DEFAULT_ROOT = "data_cache"
-DEFAULT_DATASET = {"image": "digits-dvs", "audio": "spoken-digits"}
-SPLITS = ("train", "test")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,36 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="torch engine device (cpu, cuda)")
     p.add_argument("--seed", type=int, help="override the LSM seed")
     p.add_argument("--batch-size", type=int, default=1024, help="samples per batch (1024)")
-    p.add_argument("--cache-dir", default=".rram_lsm_cache",
-                   help="folder of cached encodings (default .rram_lsm_cache)")
+    p.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR,
+                   help=f"folder of cached encodings (default {DEFAULT_CACHE_DIR})")
     p.add_argument("--raster", help="also save the raster of sample 0 as a PNG")
     p.add_argument("--force", action="store_true", help="re-encode even if a cache file matches; "
                    "overwrite --out written for other inputs")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_encode)
-
-
-def _read_config(path: str) -> tuple:
-    from rram_lsm.lsm.config import lsm_config_from_dict
-
-    p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
-    raw = raw or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: expected a mapping at the top level")
-    enc = raw.pop("encode", None) or {}
-    if not isinstance(enc, dict) or set(enc) - {"dataset", "split"}:
-        raise ConfigError(f"{p}: key 'encode' must be a mapping with 'dataset' and/or 'split'")
-    if "lsm" in raw:
-        if set(raw) - {"lsm"}:
-            raise ConfigError(f"{p}: unknown top-level key(s) {sorted(set(raw) - {'lsm'})}")
-        raw = raw["lsm"]
-    return lsm_config_from_dict(raw, source=str(p)), enc
 
 
 def _load_npz_frames(path: str) -> tuple[np.ndarray, np.ndarray]:
@@ -96,97 +75,50 @@ def _load_npz_frames(path: str) -> tuple[np.ndarray, np.ndarray]:
     return frames, labels.astype(np.int64)
 
 
-def _load_dataset(dataset: str, split: str, data_root: str):
-    from rram_lsm.data import load_split
-    from rram_lsm.data.builtin import BUILTIN_NAMES, ensure_builtin
-
-    try:
-        return load_split(dataset, split, data_root)
-    except DataError:
-        if dataset not in BUILTIN_NAMES:
-            raise
-    ensure_builtin(data_root, names=(dataset,))  # built-in stand-ins are made on first use
-    return load_split(dataset, split, data_root)
-
-
 def cmd_encode(args: argparse.Namespace) -> int:
-    from rram_lsm.lsm import LiquidStateMachine
-    from rram_lsm.lsm.cache import array_fingerprint, cache_key, load_features, lsm_identity, save_features
+    from rram_lsm.lsm.cache import encode_cached, encode_dataset
+    from rram_lsm.lsm.config import read_lsm_file
 
-    cfg, enc_block = _read_config(args.config)
+    file = read_lsm_file(args.config)
+    cfg = file.config
     changes = {k: v for k, v in (("engine", args.engine), ("device", args.device),
                                  ("seed", args.seed)) if v is not None}
     if changes:
         cfg = cfg.replace(**changes)
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
-    split = args.split or enc_block.get("split") or "train"
-    if split not in SPLITS:
-        raise ConfigError(f"{args.config}: encode.split must be one of {SPLITS}, got '{split}'")
+    split = args.split or file.encode.split or "train"
 
+    opts = {"cache_dir": args.cache_dir, "out": args.out, "force": args.force,
+            "batch_size": args.batch_size, "progress": not args.json}
     with plain_warnings():
         if args.frames:
             dataset = Path(args.frames).stem
             frames, labels = _load_npz_frames(args.frames)
-            cal_frames = frames
+            res = encode_cached(cfg, frames, labels, split=split, dataset=dataset, **opts)
         else:
-            dataset = args.dataset or enc_block.get("dataset") \
-                or DEFAULT_DATASET.get(cfg.modality)
+            dataset = args.dataset or file.encode.dataset or DEFAULT_DATASET.get(cfg.modality)
             if not dataset:
                 raise ConfigError("no dataset: pass --dataset or --frames, or set "
                                   "encode.dataset or modality (image/audio) in the config")
-            data = _load_dataset(dataset, split, args.data_root)
-            frames, labels = data.frames, np.asarray(data.labels, np.int64)
-            cal_frames = frames if split == "train" else \
-                _load_dataset(dataset, "train", args.data_root).frames
-        cal_frames = cal_frames[: cfg.analog.calibration_samples]
+            res = encode_dataset(cfg, dataset, split, args.data_root, **opts)
+        if args.raster and "raster" in res.arrays:
+            from rram_lsm.lsm.features import plot_raster
 
-        identity = lsm_identity(cfg)
-        key = cache_key(data=array_fingerprint(frames, labels),
-                        calibration=array_fingerprint(cal_frames), **identity)
-        out = Path(args.out) if args.out else \
-            Path(args.cache_dir) / f"{dataset}-{split}-{key[:16]}.npz"
-        cached = None if args.force else load_features(out)
-        if cached is not None and cached[1].get("key") != key:
-            if args.out:
-                raise InputError(f"{out}: exists and holds an encoding of other inputs; "
-                                 "choose another --out or pass --force")
-            cached = None
-        if cached is not None:
-            arrays, record = cached
-            meta = record["meta"]
-            reused = True
-        else:
-            lsm = LiquidStateMachine(cfg)
-            lsm.calibrate(cal_frames)
-            enc = lsm.encode(frames, batch_size=args.batch_size,
-                             noise_key=SPLITS.index(split), progress=not args.json)
-            arrays = {"features": enc.features, "labels": labels, "rates": enc.rates,
-                      "final_mem": enc.final_mem, "window_counts": enc.window_counts}
-            meta = {"dataset": dataset, "split": split, "n_samples": int(len(frames)),
-                    "n_steps": enc.n_steps, "layout": enc.layout, "engine": enc.engine,
-                    "encode_seconds": enc.seconds, "firing": enc.firing_stats(),
-                    "ledger": enc.ledger, "energy_per_sample_j": enc.energy_per_sample_j,
-                    "calibration": lsm.calibration, "synapses": lsm.synapses.info,
-                    "config": cfg.model_dump(mode="json")}
-            save_features(out, key, arrays, meta)
-            reused = False
-            if args.raster:
-                from rram_lsm.lsm.features import plot_raster
+            plot_raster(res.arrays["raster"], args.raster, frames=res.arrays["raster_input"],
+                        title=f"{dataset} {split} sample 0")
 
-                plot_raster(lsm.raster(frames, 0, noise_key=SPLITS.index(split)), args.raster,
-                            frames=frames[0], title=f"{dataset} {split} sample 0")
-
-    summary = {"out": str(out), "key": key, "reused": reused, "dataset": meta["dataset"],
-               "split": meta["split"], "n_samples": meta["n_samples"],
-               "features_shape": list(arrays["features"].shape), "firing": meta["firing"],
-               "energy_per_sample_j": meta["energy_per_sample_j"],
+    meta, arrays = res.meta, res.arrays
+    summary = {"out": str(res.path), "key": res.key, "reused": res.reused,
+               "dataset": meta["dataset"], "split": meta["split"],
+               "n_samples": meta["n_samples"], "features_shape": list(arrays["features"].shape),
+               "firing": meta["firing"], "energy_per_sample_j": meta["energy_per_sample_j"],
                "encode_seconds": meta["encode_seconds"]}
     if args.json:
         print(json.dumps(summary))
     else:
         f = meta["firing"]
-        print(f"{'reused' if reused else 'wrote'} {out}")
+        print(f"{'reused' if res.reused else 'wrote'} {res.path}")
         print(f"  {meta['dataset']} {meta['split']}: {meta['n_samples']} samples -> features "
               f"{tuple(arrays['features'].shape)}")
         print(f"  firing rate {f['mean_rate']:.4f} (silent {f['silent_fraction']:.3f}, "

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from crossbar import Macro, load_preset
+from crossbar.defaults import DEFAULT_PRESET
 from crossbar.errors import InputError
 from crossbar.fsio import atomic_write_text, refuse_overwrite
 from firmware import errors as FE
@@ -32,7 +33,6 @@ from firmware.replay import replay, write_cell_log
 from firmware.rvec import file_digest, read_rvec, write_rvec
 from firmware.summary import describe
 
-DEFAULT_PRESET = "rram-40nm-256kb"
 MAX_SIMULATED_CELLS = 1 << 26  # 256 arrays of 512 x 512: a few GB of cell state
 
 

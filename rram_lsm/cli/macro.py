@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from crossbar import Macro, load_preset, load_spec, macro_stats
+from crossbar.defaults import DEFAULT_PRESET
 from crossbar.fsio import atomic_write_json, refuse_overwrite
 from crossbar.stats import plot_conductances
 
@@ -17,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     msub.required = True
     s = msub.add_parser("stats", help="form a fresh macro and print its statistics")
     g = s.add_mutually_exclusive_group()
-    g.add_argument("--preset", default="rram-40nm-256kb", help="named preset (configs/macro)")
+    g.add_argument("--preset", default=DEFAULT_PRESET, help="named preset (configs/macro)")
     g.add_argument("--spec", help="path to a preset YAML file")
     s.add_argument("--seed", type=int, default=0, help="die / noise seed (default 0)")
     s.add_argument("--arrays", type=int, default=1, help="number of arrays (default 1)")

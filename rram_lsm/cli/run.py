@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", choices=["numba", "torch"], help="LSM engine")
     p.add_argument("--device", help="torch device for the LSM (cpu, cuda)")
     p.add_argument("--seeds", type=int, help="number of seeds")
+    p.add_argument("--cache-dir", help="folder of cached LSM encodings (default: the config's "
+                   "cache_dir; --set cache_dir=null: no cache)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value (dotted key, YAML value); repeatable")
     p.add_argument("--force", action="store_true", help="reuse a non-empty --out folder")
@@ -45,6 +47,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides.append(f"device={args.device}")
     if args.seeds is not None:
         overrides.append(f"seeds={args.seeds}")
+    if args.cache_dir:
+        overrides.append(f"cache_dir={args.cache_dir}")
     cfg = load_experiment_config(args.config or _default_config(), overrides)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = prepare_output_dir(args.out or Path("runs") / f"{cfg.name}-{stamp}", args.force)

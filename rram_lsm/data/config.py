@@ -144,6 +144,22 @@ class BinningConfig(_Config):
     audio: AudioBinning = AudioBinning()
 
 
+def frame_shape(binning: BinningConfig, modality: str) -> tuple[int, int]:
+    """``(T, n_inputs)`` of the binary frames of ``modality`` ("image" or "audio") binned with
+    ``binning``: the one place that says how many steps (and input channels) an encoder of that
+    modality sees. Image: (n_time_bins, crop²); audio: (n_time_bins, n_channels)."""
+    if modality == "image":
+        return binning.image.n_time_bins, binning.image.crop ** 2
+    if modality == "audio":
+        return binning.audio.n_time_bins, binning.audio.n_channels
+    raise ConfigError(f"modality must be 'image' or 'audio', got '{modality}'")
+
+
+def frame_steps(binning: BinningConfig, modality: str) -> int:
+    """T, the number of time steps of a ``modality`` sample binned with ``binning``."""
+    return frame_shape(binning, modality)[0]
+
+
 # ---------------------------------------------------------------------------------------------
 # Stand-in generators
 # ---------------------------------------------------------------------------------------------

@@ -14,9 +14,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crossbar.validation import format_validation_error, read_yaml_mapping
-from rram_lsm.data.config import DataConfig
+from rram_lsm.data.config import DataConfig, frame_shape
 from rram_lsm.errors import ConfigError
 from rram_lsm.heads.train import HeadConfig
+from rram_lsm.lsm.config import AnalogConfig, LSMConfig, WeightsConfig, partial_model
+from rram_lsm.lsm.defaults import DEFAULT_CACHE_DIR
 
 FeatureMode = Literal["rate", "windows"]
 Source = Literal["gaussian", "macro", "measured"]
@@ -27,11 +29,23 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class LSMPair(_Section):
-    """Overrides of the per-modality LSM defaults (`rram_lsm.lsm.LSMConfig.for_modality`)."""
+# What an experiment sets itself is not an LSM override: the seed (``seeds``, ``first_seed`` and
+# ``lsm.audio_seed_offset``), the engine and device (top-level ``engine`` / ``device``), the
+# weight source (``sources``) and the modality (the section's name).
+WeightsOverrides = partial_model(WeightsConfig, "WeightsOverrides", frozenset({"source"}))
+AnalogOverrides = partial_model(AnalogConfig, "AnalogOverrides")
+LSMOverrides = partial_model(LSMConfig, "LSMOverrides",
+                             frozenset({"modality", "seed", "engine", "device"}),
+                             {"weights": WeightsOverrides, "analog": AnalogOverrides})
+LSMOverrides.__doc__ = """Typed overrides of one modality's LSM defaults: the fields of `LSMConfig`
+(same types and bounds), all optional, unknown keys forbidden; see `resolve_lsm_config`."""
 
-    image: dict[str, Any] = Field(default_factory=dict)
-    audio: dict[str, Any] = Field(default_factory=dict)
+
+class LSMPair(_Section):
+    """Overrides of the per-modality LSM defaults (`rram_lsm.lsm.defaults.MODALITY_DEFAULTS`)."""
+
+    image: LSMOverrides = Field(default_factory=LSMOverrides)  # type: ignore[valid-type]
+    audio: LSMOverrides = Field(default_factory=LSMOverrides)  # type: ignore[valid-type]
     audio_seed_offset: int = Field(100, ge=0, description="audio LSM seed = seed + offset")
 
 
@@ -99,6 +113,8 @@ class ExperimentConfig(_Section):
     classify: ClassifyConfig = ClassifyConfig()
     baselines: BaselinesConfig = BaselinesConfig()
     costs: CostsConfig = CostsConfig()
+    cache_dir: str | None = Field(DEFAULT_CACHE_DIR, description="folder of cached LSM encodings "
+                                  "(shared with `rram-lsm encode`); null: always re-encode")
 
     @property
     def seed_list(self) -> list[int]:
@@ -144,14 +160,31 @@ def experiment_config_from_dict(raw: dict | None, origin: str = "<config>",
     return cfg
 
 
-def _validate_lsm(cfg: ExperimentConfig, origin: str) -> None:
-    from rram_lsm.lsm import LSMConfig
+def resolve_lsm_config(cfg: ExperimentConfig, modality: str, source: str, seed: int) -> LSMConfig:
+    """The `LSMConfig` of one encoder of the experiment: the ``modality`` defaults, then the
+    ``lsm.<modality>`` overrides, then what the experiment decides: the weight ``source``, the
+    seed (``seed``, plus ``lsm.audio_seed_offset`` for audio), the engine and the device. Unless
+    overridden, the reservoir reads the frames of the data binning (its T and inputs), and the
+    features are ``rate`` and ``windows`` (the experiment's two feature modes)."""
+    over = getattr(cfg.lsm, modality).model_dump()
+    weights = {**(over.pop("weights", None) or {}), "source": source}
+    n_steps, n_inputs = frame_shape(cfg.data.binning, modality)
+    over.setdefault("n_steps", n_steps)
+    over.setdefault("n_inputs", n_inputs)
+    over.setdefault("features", ("rate", "windows"))
+    s = seed if modality == "image" else seed + cfg.lsm.audio_seed_offset
+    return LSMConfig.for_modality(modality, **over, weights=weights, seed=s, engine=cfg.engine,
+                                  device=cfg.device)
 
+
+def _validate_lsm(cfg: ExperimentConfig, origin: str) -> None:
+    """Build every encoder's config once, so that a cross-field error surfaces at load."""
     for modality in ("image", "audio"):
-        try:
-            LSMConfig.for_modality(modality, **getattr(cfg.lsm, modality))
-        except ConfigError as exc:
-            raise ConfigError(f"{origin}: lsm.{modality}: {exc}") from None
+        for source in cfg.sources:
+            try:
+                resolve_lsm_config(cfg, modality, source, cfg.first_seed)
+            except ConfigError as exc:
+                raise ConfigError(f"{origin}: lsm.{modality}: {exc}") from None
 
 
 def load_experiment_config(path: str | os.PathLike | None = None,

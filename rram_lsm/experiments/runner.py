@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from rram_lsm.experiments.config import ExperimentConfig
+from rram_lsm.data.config import frame_steps
+from rram_lsm.experiments.config import ExperimentConfig, resolve_lsm_config
 from rram_lsm.experiments.encoding import EncodedModality, encode_modality
 from rram_lsm.experiments.zero_shot import PairIndex, pair_indices, run_pairs_job
 from rram_lsm.io import atomic_write_json, atomic_write_text
@@ -80,11 +81,16 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | 
     enc: dict[tuple[int, str], dict[str, EncodedModality]] = {}
     for seed in cfg.seed_list:
         for source in cfg.sources:
-            enc[(seed, source)] = {m: encode_modality(cfg, m, source, seed, frames[m])
+            enc[(seed, source)] = {m: encode_modality(cfg, m, source, seed, frames[m],
+                                                      dataset=splits[m]["train"].dataset)
                                    for m in ("image", "audio")}
     timings["encode_s"] = time.perf_counter() - t
-    _log(f"LSM: encoded {len(enc)} (seed, source) combinations in {timings['encode_s']:.1f} s",
-         quiet)
+    hits = sum(e.cache_hits for pair in enc.values() for e in pair.values())
+    timings["encode_cache_hits"] = hits  # splits read from the feature cache (of 4 per combo)
+    cached = f"; {hits} of {4 * len(enc)} splits from the cache {cfg.cache_dir}" \
+        if cfg.cache_dir is not None else "; cache off"
+    _log(f"LSM: encoded {len(enc)} (seed, source) combinations in {timings['encode_s']:.1f} s"
+         f"{cached}", quiet)
 
     metrics: dict = {"runtime_s": None, "timings": timings,
                      "data": {m: {"dataset": splits[m]["train"].dataset,
@@ -300,7 +306,6 @@ def _srnn_clip(cfg: ExperimentConfig, frames: dict, pair_idx: dict, pair, quiet:
     """Fully trainable spiking encoders + the same heads and loss (the paper's SRNN-CLIP)."""
     from rram_lsm.baselines import SpikingRNN, SRNNDual
     from rram_lsm.heads.train import RetrievalSet, train_heads
-    from rram_lsm.lsm import LSMConfig
 
     runs = []
     bc = cfg.baselines.srnn_clip
@@ -309,8 +314,8 @@ def _srnn_clip(cfg: ExperimentConfig, frames: dict, pair_idx: dict, pair, quiet:
         import torch
 
         torch.manual_seed(seed)
-        ci = LSMConfig.for_modality("image", **cfg.lsm.image)
-        ca = LSMConfig.for_modality("audio", **cfg.lsm.audio)
+        ci = resolve_lsm_config(cfg, "image", cfg.sources[0], seed)
+        ca = resolve_lsm_config(cfg, "audio", cfg.sources[0], seed)
         model = SRNNDual(
             SpikingRNN(ca.n_inputs, ca.n_neurons, ca.decay, 1.0, 1.0, weight_std=ca.n_inputs ** -0.5),
             SpikingRNN(ci.n_inputs, ci.n_neurons, ci.decay, 1.0, 1.0, weight_std=ci.n_inputs ** -0.5),
@@ -341,12 +346,12 @@ def _costs(cfg: ExperimentConfig, enc: dict, pair_idx: dict, frames: dict) -> di
         reservoir_macs,
         training_costs,
     )
-    from rram_lsm.lsm import LSMConfig
 
-    ci = LSMConfig.for_modality("image", **cfg.lsm.image)
-    ca = LSMConfig.for_modality("audio", **cfg.lsm.audio)
-    t_img, t_aud = frames["image"]["train"].shape[1], frames["audio"]["train"].shape[1]
     seed = cfg.seed_list[0]
+    ci = resolve_lsm_config(cfg, "image", cfg.sources[0], seed)
+    ca = resolve_lsm_config(cfg, "audio", cfg.sources[0], seed)
+    t_img = frame_steps(cfg.data.binning, "image")
+    t_aud = frame_steps(cfg.data.binning, "audio")
     any_enc = enc[(seed, cfg.sources[0])]
     fdim_i = any_enc["image"].features(cfg.feature_modes[0], "train").shape[1]
     fdim_a = any_enc["audio"].features(cfg.feature_modes[0], "train").shape[1]

@@ -10,6 +10,10 @@ Update (per sample; ``x[t]`` binary inputs [n_in], ``s[t]`` spikes [N], weights 
 Public API::
 
     LSMConfig, WeightsConfig, AnalogConfig, load_lsm_config(path), lsm_config_from_dict(d)
+    MODALITY_DEFAULTS (rram_lsm.lsm.defaults: the one table of per-modality defaults)
+    encode_cached(config, frames, labels, calibration=..., split=..., cache_dir=...)
+    encode_dataset(config, dataset, split, data_root, cache_dir=...)
+        -> CachedSplit (the feature cache of `rram-lsm encode` and `rram-lsm run`)
     LiquidStateMachine(config, seed) -> .calibrate(frames), .encode(frames, batch_size)
         -> Encoding(features, rates, window_counts, final_mem, ledger, ...), .raster(frames, i)
     tune_constant(config_or_lsm, frames, labels=None, method="rate"|"probe") -> TuneResult
@@ -20,22 +24,30 @@ Engines (``config.engine``): ``numba`` (event-driven, parallel over the batch, d
 ``torch`` (dense batched tensors, CPU or CUDA), ``reference`` (plain numpy, for tests).
 """
 
+from rram_lsm.lsm.cache import (
+    DEFAULT_CACHE_DIR,
+    CachedEncoder,
+    CachedSplit,
+    encode_cached,
+    encode_dataset,
+)
 from rram_lsm.lsm.config import (
-    MODALITY_DEFAULTS,
     AnalogConfig,
     LSMConfig,
     WeightsConfig,
     load_lsm_config,
     lsm_config_from_dict,
+    read_lsm_file,
 )
+from rram_lsm.lsm.defaults import MODALITY_DEFAULTS
 from rram_lsm.lsm.features import firing_stats, plot_raster
 from rram_lsm.lsm.model import Encoding, LiquidStateMachine
 from rram_lsm.lsm.synapses import Synapses, build_synapses, gaussian_statistics
 from rram_lsm.lsm.tuning import TuneResult, tune_constant
 
 __all__ = [
-    "MODALITY_DEFAULTS", "AnalogConfig", "Encoding", "LSMConfig", "LiquidStateMachine",
-    "Synapses", "TuneResult", "WeightsConfig", "build_synapses", "firing_stats",
-    "gaussian_statistics", "load_lsm_config", "lsm_config_from_dict", "plot_raster",
-    "tune_constant",
+    "DEFAULT_CACHE_DIR", "MODALITY_DEFAULTS", "AnalogConfig", "CachedEncoder", "CachedSplit",
+    "Encoding", "LSMConfig", "LiquidStateMachine", "Synapses", "TuneResult", "WeightsConfig",
+    "build_synapses", "encode_cached", "encode_dataset", "firing_stats", "gaussian_statistics",
+    "load_lsm_config", "lsm_config_from_dict", "plot_raster", "read_lsm_file", "tune_constant",
 ]

@@ -1,10 +1,15 @@
-"""On-disk cache of encoded features (``.npz``, written atomically).
+"""On-disk cache of encoded features (``.npz``, written atomically) and the cached encode.
 
-A cache file holds the arrays of an encode (features, labels, rates, ...) and a JSON ``meta``
-record with the cache key and a sha256 checksum of every array. The key is the sha256 of
-(data fingerprint, calibration-data fingerprint, resolved LSM config, macro preset values,
-measured-map fingerprint, seed). A file that cannot be read, or whose key or checksum does not
-match, is reported with a warning and rebuilt.
+A cache file holds the arrays of one encoded split (``features``, ``labels``, ``rates``,
+``final_mem``, ``window_counts``, ``raster`` and ``raster_input`` of sample 0) and a JSON ``meta``
+record with the cache key and a sha256 checksum of every array. The key is the sha256 of (data
+fingerprint, calibration-data fingerprint, resolved LSM config, macro preset values, measured-map
+fingerprint, seed, noise stream of the split). A file that cannot be read, or whose checksum does
+not match, is reported with a `CacheWarning` and rebuilt.
+
+`CachedEncoder` / `encode_cached` are the workflow shared by ``rram-lsm encode`` and
+``rram-lsm run``: look the split up in the cache folder (default `DEFAULT_CACHE_DIR`), and only
+on a miss build the LSM, calibrate its ADCs and encode.
 """
 
 from __future__ import annotations
@@ -15,16 +20,28 @@ import json
 import os
 import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rram_lsm.errors import InputError
 from rram_lsm.io import atomic_write_bytes
+from rram_lsm.lsm.config import SPLITS
+from rram_lsm.lsm.defaults import DEFAULT_CACHE_DIR
+
+if TYPE_CHECKING:
+    from rram_lsm.lsm.config import LSMConfig
+    from rram_lsm.lsm.model import LiquidStateMachine
 
 CACHE_FORMAT = "rram-lsm-features"
 CACHE_VERSION = 1
-DEFAULT_CACHE_DIR = ".rram_lsm_cache"
+
+__all__ = ["CACHE_FORMAT", "CACHE_VERSION", "DEFAULT_CACHE_DIR", "CacheWarning", "CachedEncoder",
+           "CachedSplit", "array_fingerprint", "cache_key", "encode_cached", "encode_dataset",
+           "file_fingerprint",
+           "load_features", "lsm_identity", "save_features"]
 
 
 class CacheWarning(UserWarning):
@@ -111,3 +128,176 @@ def load_features(path: str | os.PathLike,
     if key is not None and record.get("key") != key:
         return None
     return data, record
+
+
+@dataclass
+class CachedSplit:
+    """One encoded split, read from the cache or freshly encoded (and then written to it).
+
+    ``arrays``: ``features`` [n, F], ``labels`` [n] (-1 when none were given), ``rates`` [n, N],
+    ``final_mem`` [n, N], ``window_counts`` [n, K, N] (spikes per time window), ``raster``
+    [T, N] uint8 of sample 0 and its input frames ``raster_input`` [T, n_inputs] (both absent
+    for an empty split). ``meta``: dataset, split, n_samples,
+    n_steps, layout, engine, encode_seconds, firing, ledger, energy_per_sample_j (J),
+    calibration, synapses, config.
+    """
+
+    arrays: dict[str, np.ndarray]
+    meta: dict[str, Any]
+    path: Path | None  # None: caching off
+    key: str
+    reused: bool
+
+
+class CachedEncoder:
+    """Encodes splits of one `LSMConfig` through the feature cache.
+
+    The LSM is built (and its ADCs calibrated on the first ``calibration_samples`` of
+    ``calibration``, normally the train split) only when a split misses the cache, so that
+    several splits share one LSM, as one uncached encode would.
+
+    Args:
+        config: the resolved LSM config.
+        calibration: frames [n, T, n_inputs] whose first ``analog.calibration_samples`` fix
+            the ADC ranges.
+        cache_dir: cache folder; None: no cache (always encode, write nothing).
+        force: re-encode even when a file matches (and overwrite it).
+        batch_size: samples per engine call (results do not depend on it).
+        progress: show a progress bar while encoding.
+    """
+
+    def __init__(self, config: LSMConfig, calibration: np.ndarray, *,
+                 cache_dir: str | os.PathLike | None = DEFAULT_CACHE_DIR, force: bool = False,
+                 batch_size: int = 1024, progress: bool = False) -> None:
+        if batch_size < 1:
+            raise InputError(f"batch size must be >= 1, got {batch_size}")
+        self.config = config
+        self.calibration = np.asarray(calibration)[: config.analog.calibration_samples]
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+        self.force, self.batch_size, self.progress = force, batch_size, progress
+        self._identity: dict[str, Any] | None = None
+        self._lsm: LiquidStateMachine | None = None
+        self._calibrated = False
+
+    @property
+    def lsm(self) -> LiquidStateMachine:
+        """The encoder's LSM (built on first use; not calibrated by this property)."""
+        if self._lsm is None:
+            from rram_lsm.lsm.model import LiquidStateMachine
+
+            self._lsm = LiquidStateMachine(self.config)
+        return self._lsm
+
+    @property
+    def built(self) -> bool:
+        """Whether the LSM has been built (i.e. some split missed the cache)."""
+        return self._lsm is not None
+
+    def key(self, frames: np.ndarray, labels: np.ndarray | None = None,
+            split: str = "train") -> str:
+        """The cache key of encoding ``frames`` (with ``labels``) as ``split``."""
+        if self._identity is None:
+            self._identity = lsm_identity(self.config)
+        return cache_key(data=array_fingerprint(frames, labels),
+                         calibration=array_fingerprint(self.calibration),
+                         noise_key=_noise_key(split), **self._identity)
+
+    def encode(self, frames: np.ndarray, labels: np.ndarray | None = None, *,
+               split: str = "train", dataset: str = "frames",
+               out: str | os.PathLike | None = None) -> CachedSplit:
+        """Encode ``frames`` [n, T, n_inputs] as ``split`` (which selects the read-noise stream:
+        train 0, test 1), or read the encoding from the cache.
+
+        The file is ``out`` if given, else ``<cache_dir>/<dataset>-<split>-<key[:16]>.npz``.
+        An ``out`` that holds the encoding of other inputs raises `InputError` (unless
+        ``force``); a corrupt file is rebuilt with a `CacheWarning`.
+        """
+        labels = np.full(len(frames), -1, np.int64) if labels is None \
+            else np.asarray(labels, np.int64)
+        key = self.key(frames, labels, split)
+        path = Path(out) if out is not None else None
+        if path is None and self.cache_dir is not None:
+            path = self.cache_dir / f"{dataset}-{split}-{key[:16]}.npz"
+        cached = None if (self.force or path is None) else load_features(path)
+        if cached is not None and cached[1].get("key") != key:
+            if out is not None:
+                raise InputError(f"{path}: exists and holds an encoding of other inputs; "
+                                 "choose another output file or force a re-encode")
+            cached = None
+        if cached is not None:
+            arrays, record = cached
+            return CachedSplit(arrays, record["meta"], path, key, reused=True)
+        arrays, meta = self._encode(frames, labels, split, dataset)
+        if path is not None:
+            save_features(path, key, arrays, meta)
+        return CachedSplit(arrays, meta, path, key, reused=False)
+
+    def _encode(self, frames: np.ndarray, labels: np.ndarray, split: str,
+                dataset: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        lsm = self.lsm
+        if not self._calibrated:
+            lsm.calibrate(self.calibration)
+            self._calibrated = True
+        noise_key = _noise_key(split)
+        enc = lsm.encode(frames, batch_size=self.batch_size, noise_key=noise_key,
+                         progress=self.progress)
+        arrays = {"features": enc.features, "labels": labels, "rates": enc.rates,
+                  "final_mem": enc.final_mem, "window_counts": enc.window_counts}
+        if len(frames):  # sample 0 for figures, so that a cache hit can draw them too
+            arrays["raster"] = lsm.raster(frames, 0, noise_key=noise_key)
+            arrays["raster_input"] = np.asarray(frames[0], np.uint8)
+        meta = {"dataset": dataset, "split": split, "n_samples": int(len(frames)),
+                "n_steps": enc.n_steps, "layout": enc.layout, "engine": enc.engine,
+                "encode_seconds": enc.seconds, "firing": enc.firing_stats(),
+                "ledger": enc.ledger, "energy_per_sample_j": enc.energy_per_sample_j,
+                "calibration": lsm.calibration, "synapses": lsm.synapses.info,
+                "config": self.config.model_dump(mode="json")}
+        return arrays, meta
+
+
+def _noise_key(split: str) -> int:
+    if split not in SPLITS:
+        raise InputError(f"split must be one of {SPLITS}, got '{split}'")
+    return SPLITS.index(split)
+
+
+def encode_cached(config: LSMConfig, frames: np.ndarray, labels: np.ndarray | None = None, *,
+                  calibration: np.ndarray | None = None, split: str = "train",
+                  dataset: str = "frames", cache_dir: str | os.PathLike | None = DEFAULT_CACHE_DIR,
+                  out: str | os.PathLike | None = None, force: bool = False,
+                  batch_size: int = 1024, progress: bool = False) -> CachedSplit:
+    """Encode one split through the feature cache (see `CachedEncoder`); ``calibration``
+    defaults to ``frames`` (encode the train split, or pass the train frames)."""
+    enc = CachedEncoder(config, frames if calibration is None else calibration,
+                        cache_dir=cache_dir, force=force, batch_size=batch_size,
+                        progress=progress)
+    return enc.encode(frames, labels, split=split, dataset=dataset, out=out)
+
+
+def encode_dataset(config: LSMConfig, dataset: str, split: str = "train",
+                   data_root: str | os.PathLike = "data_cache", *,
+                   cache_dir: str | os.PathLike | None = DEFAULT_CACHE_DIR,
+                   out: str | os.PathLike | None = None, force: bool = False,
+                   batch_size: int = 1024, progress: bool = False) -> CachedSplit:
+    """`encode_cached` of one split of a dataset of ``data_root`` (`rram_lsm.data.load_split`
+    with its default binning; a built-in stand-in is built on first use). The ADC is calibrated
+    on the *train* split, whichever split is encoded."""
+    data = _load_split(dataset, split, data_root)
+    cal = data.frames if split == "train" else _load_split(dataset, "train", data_root).frames
+    return encode_cached(config, data.frames, np.asarray(data.labels, np.int64), calibration=cal,
+                         split=split, dataset=dataset, cache_dir=cache_dir, out=out, force=force,
+                         batch_size=batch_size, progress=progress)
+
+
+def _load_split(dataset: str, split: str, data_root: str | os.PathLike):
+    from rram_lsm.data import load_split
+    from rram_lsm.data.builtin import BUILTIN_NAMES, ensure_builtin
+    from rram_lsm.errors import DataError
+
+    try:
+        return load_split(dataset, split, data_root)
+    except DataError:
+        if dataset not in BUILTIN_NAMES:
+            raise
+    ensure_builtin(data_root, names=(dataset,))  # built-in stand-ins are made on first use
+    return load_split(dataset, split, data_root)

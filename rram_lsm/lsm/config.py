@@ -18,26 +18,29 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_serializer,
+    model_validator,
+)
 
+from crossbar.defaults import DEFAULT_PRESET
 from crossbar.validation import format_validation_error, read_yaml_mapping
 from rram_lsm.errors import ConfigError
+from rram_lsm.lsm.defaults import MODALITY_DEFAULTS, modality_defaults
 
 FeatureName = Literal["rate", "windows", "count", "final_mem"]
 Modality = Literal["image", "audio", "custom"]
-
-# Per-modality defaults (the paper's; docs/design.md). The constants are ours, chosen
-# for a mean firing rate of about 10-15 % on the default macro's weights (std ~ 78 uS): see
-# `rram_lsm.lsm.tuning` and the comment in configs/lsm/*.yaml for how they were found.
-MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {
-    "image": {"n_inputs": 256, "n_neurons": 200, "n_steps": 50, "decay": 0.9, "v_th": 5.0,
-              "const": 0.008},
-    "audio": {"n_inputs": 64, "n_neurons": 200, "n_steps": 129, "decay": 0.97, "v_th": 5.3,
-              "const": 0.0095},
-}
+SPLITS = ("train", "test")
 
 
 def _format_validation_error(exc: ValidationError, source: str | None) -> str:
@@ -46,23 +49,37 @@ def _format_validation_error(exc: ValidationError, source: str | None) -> str:
     return f"{where}invalid LSM config:\n  " + body.replace("\n", "\n  ")
 
 
+# True while a config is being validated: nested models then let pydantic collect their errors
+# (with full key paths) instead of each raising a ConfigError of its own.
+_VALIDATING: ContextVar[bool] = ContextVar("_VALIDATING", default=False)
+
+
 class _Config(BaseModel):
     """Base: frozen, unknown keys forbidden, validation errors raised as `ConfigError`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def __init__(self, **data: Any) -> None:
+        if _VALIDATING.get():
+            super().__init__(**data)
+            return
+        token = _VALIDATING.set(True)
         try:
             super().__init__(**data)
         except ValidationError as exc:
             raise ConfigError(_format_validation_error(exc, type(self).__name__)) from None
+        finally:
+            _VALIDATING.reset(token)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str | None = None):
+        token = _VALIDATING.set(True)
         try:
             return cls.model_validate(data or {})
         except ValidationError as exc:
             raise ConfigError(_format_validation_error(exc, source or cls.__name__)) from None
+        finally:
+            _VALIDATING.reset(token)
 
     def replace(self, **changes: Any):
         """A validated copy with top-level fields replaced."""
@@ -87,7 +104,7 @@ class WeightsConfig(_Config):
     """
 
     source: Literal["gaussian", "macro", "measured"] = "macro"
-    preset: str = Field("rram-40nm-256kb", description="macro preset name or YAML path")
+    preset: str = Field(DEFAULT_PRESET, description="macro preset name or YAML path")
     form_voltage: float | None = Field(None, gt=0, le=50.0,
                                        description="forming pulse (V); None: preset v_default")
     macro_seed: int | None = Field(None, ge=0, description="die seed; None: the LSM seed")
@@ -142,14 +159,15 @@ class LSMConfig(_Config):
     last bit with noise off (the tests use it).
     """
 
+    # The six reservoir settings below have no default of their own: a key left out takes the
+    # value of the ``modality`` row of `rram_lsm.lsm.defaults` (see `_modality_defaults`).
     modality: Modality = "custom"
-    n_inputs: int = Field(256, ge=1, le=100_000)
-    n_neurons: int = Field(200, ge=1, le=100_000)
-    n_steps: int | None = Field(None, ge=1, le=1_000_000,
-                                description="T; None: taken from the data")
-    decay: float = Field(0.9, ge=0.0, le=1.0)
-    v_th: float = Field(5.0, gt=0, le=1e6)
-    const: float = Field(0.008, gt=0, le=1e6, description="weight constant (per uS)")
+    n_inputs: int = Field(ge=1, le=100_000)
+    n_neurons: int = Field(ge=1, le=100_000)
+    n_steps: int | None = Field(ge=1, le=1_000_000, description="T; None: taken from the data")
+    decay: float = Field(ge=0.0, le=1.0)
+    v_th: float = Field(gt=0, le=1e6)
+    const: float = Field(gt=0, le=1e6, description="weight constant (per uS)")
     const_rec: float | None = Field(None, gt=0, le=1e6,
                                     description="separate recurrent constant; None: const")
     reset: Literal["zero", "subtract"] = "zero"
@@ -161,6 +179,14 @@ class LSMConfig(_Config):
     seed: int = Field(10, ge=0, description="weights (gaussian), default die and noise seed")
     weights: WeightsConfig = WeightsConfig()
     analog: AnalogConfig = AnalogConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _modality_defaults(cls, data: Any) -> Any:
+        """Fill the reservoir settings the mapping leaves out from its modality's defaults."""
+        if isinstance(data, dict):
+            return {**modality_defaults(data.get("modality", "custom")), **data}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> LSMConfig:
@@ -181,13 +207,12 @@ class LSMConfig(_Config):
 
     @classmethod
     def for_modality(cls, modality: str, **overrides: Any) -> LSMConfig:
-        """Paper defaults of ``image`` (256 in, 200 neurons, T 50, decay 0.9, Vth 5.0) or
-        ``audio`` (64 in, 200 neurons, T 129, decay 0.97, Vth 5.3), plus ``overrides``."""
+        """The defaults of ``image`` or ``audio`` (`rram_lsm.lsm.defaults.MODALITY_DEFAULTS`),
+        plus ``overrides``."""
         if modality not in MODALITY_DEFAULTS:
             raise ConfigError(f"modality must be one of {sorted(MODALITY_DEFAULTS)}, "
                               f"got '{modality}'")
-        data = {"modality": modality, **MODALITY_DEFAULTS[modality], **overrides}
-        return cls.from_dict(data)
+        return cls.from_dict({**overrides, "modality": modality})
 
     def digest(self) -> str:
         """Stable sha256 of the resolved values."""
@@ -197,21 +222,85 @@ class LSMConfig(_Config):
 
 def lsm_config_from_dict(raw: dict[str, Any] | None, source: str | None = None) -> LSMConfig:
     """Validate a mapping; a ``modality`` of image/audio fills in that modality's defaults
-    for keys the mapping does not set."""
-    raw = dict(raw or {})
-    mod = raw.get("modality")
-    if isinstance(mod, str) and mod in MODALITY_DEFAULTS:
-        raw = {**MODALITY_DEFAULTS[mod], **raw}
-    return LSMConfig.from_dict(raw, source=source)
+    for keys the mapping does not set (as `LSMConfig` itself does)."""
+    return LSMConfig.from_dict(dict(raw or {}), source=source)
+
+
+def partial_model(model: type[BaseModel], name: str, exclude: frozenset[str] = frozenset(),
+                  nested: dict[str, type[BaseModel]] | None = None) -> type[BaseModel]:
+    """A model with the fields of ``model`` (same types and bounds) but every one optional,
+    unknown keys forbidden: a typed set of overrides. Fields in ``exclude`` are left out;
+    ``nested`` replaces the type of a sub-model field (e.g. by its own partial model). Only the
+    keys actually given are dumped (`model_dump` drops unset fields), so
+    ``LSMConfig.for_modality(m, **overrides.model_dump())`` applies exactly what was written.
+    Cross-field checks are not copied: they run when the full config is built."""
+    nested = nested or {}
+    fields: dict[str, Any] = {}
+    for fname, info in model.model_fields.items():
+        if fname in exclude:
+            continue
+        if fname in nested:
+            typ: Any = nested[fname] | None
+        elif info.metadata:
+            typ = Annotated[(info.annotation, *info.metadata)]  # the same bounds (ge, le, gt)
+        else:
+            typ = info.annotation
+        fields[fname] = (typ, Field(None, description=info.description))
+    return create_model(name, __base__=_Overrides, __doc__=f"Optional overrides of `{model.__name__}`.",
+                        **fields)
+
+
+class _Overrides(BaseModel):
+    """Base of `partial_model`s: frozen, unknown keys forbidden, dumps only the keys given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
+
+
+@dataclass(frozen=True)
+class EncodeData:
+    """The optional ``encode:`` block of an LSM YAML: which data ``rram-lsm encode`` reads."""
+
+    dataset: str | None = None
+    split: Literal["train", "test"] | None = None
+
+
+@dataclass(frozen=True)
+class LSMFile:
+    """An LSM YAML file: the validated config and its ``encode:`` data block."""
+
+    config: LSMConfig
+    encode: EncodeData
+
+
+def read_lsm_file(path: str | os.PathLike) -> LSMFile:
+    """Load an LSM YAML: the `LSMConfig` (at the top level or under a top-level ``lsm:`` key)
+    and the optional ``encode: {dataset, split}`` block. Errors are `ConfigError`s naming the
+    file and the key."""
+    path = Path(path)
+    raw = dict(read_yaml_mapping(path, ConfigError, "config"))
+    enc = raw.pop("encode", None) or {}
+    if not isinstance(enc, dict) or set(enc) - {"dataset", "split"}:
+        raise ConfigError(f"{path}: key 'encode' must be a mapping with 'dataset' and/or 'split'")
+    split = enc.get("split")
+    if split is not None and split not in SPLITS:
+        raise ConfigError(f"{path}: encode.split must be one of {SPLITS}, got '{split}'")
+    dataset = enc.get("dataset")
+    if dataset is not None and not isinstance(dataset, str):
+        raise ConfigError(f"{path}: encode.dataset must be a dataset name, got {dataset!r}")
+    if "lsm" in raw:
+        if set(raw) - {"lsm"}:
+            raise ConfigError(f"{path}: unknown top-level key(s) {sorted(set(raw) - {'lsm'})}")
+        raw = raw["lsm"] or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: key 'lsm' must be a mapping of LSM settings")
+    return LSMFile(lsm_config_from_dict(raw, source=str(path)), EncodeData(dataset, split))
 
 
 def load_lsm_config(path: str | os.PathLike) -> LSMConfig:
-    """Load an `LSMConfig` from YAML (a top-level ``lsm:`` key is accepted too; an ``encode:``
-    block, the data of `rram-lsm encode`, is ignored here)."""
-    path = Path(path)
-    raw = read_yaml_mapping(path, ConfigError, "config")
-    raw = dict(raw)
-    raw.pop("encode", None)  # the data block of `rram-lsm encode`
-    if "lsm" in raw and isinstance(raw["lsm"], dict):
-        raw = raw["lsm"]
-    return lsm_config_from_dict(raw, source=str(path))
+    """Load an `LSMConfig` from YAML (see `read_lsm_file`; the ``encode:`` block is dropped)."""
+    return read_lsm_file(path).config
