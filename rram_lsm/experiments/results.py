@@ -524,8 +524,10 @@ class ExperimentResults:
         if version != SCHEMA_VERSION:
             raise ResultsError(f"{where}: schema_version {version!r} is not supported; this "
                                f"version reads schema_version {SCHEMA_VERSION}")
-        fields(d, where, cls._REQUIRED, ("classify",) + ZeroShotResults.KEYS)
         zs_present = [k for k in ZeroShotResults.KEYS if k in d]
+        if zs_present:  # the zero-shot keys come all together: name a missing one first
+            fields(d, where, ZeroShotResults.KEYS, open_=True)
+        fields(d, where, cls._REQUIRED, ("classify",) + ZeroShotResults.KEYS)
         return cls(
             runtime_s=num(d["runtime_s"], f"{where}: runtime_s"),
             timings=Timings.from_dict(d["timings"], f"{where}: timings"),
