@@ -7,6 +7,7 @@ import copy
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from test_experiments import TINY  # the tiny experiment of the CLI tests
@@ -15,7 +16,7 @@ from rram_lsm.errors import InputError
 from rram_lsm.experiments import SCHEMA_VERSION, ExperimentResults, ResultsError, run
 from rram_lsm.experiments.report import summary_text
 from rram_lsm.experiments.results import Baselines, Summary
-from rram_lsm.experiments.runner import resolve_config
+from rram_lsm.experiments.runner import default_config_path, resolve_config
 
 # metrics.json's top-level keys (schema_version 1): the keys written before typed results + the version
 TOP_LEVEL = {"schema_version", "runtime_s", "timings", "data", "builtin_data", "lsm",
@@ -161,6 +162,8 @@ def test_summary_text_and_run_folder_guard(tiny):
 
 
 def test_resolve_config():
+    root = Path(__file__).resolve().parents[1]
+    assert default_config_path() == root / "configs" / "zero_shot_default.yaml"
     cfg = resolve_config(None)
     assert cfg.name == "zero-shot-default"
     assert resolve_config(cfg) is cfg
