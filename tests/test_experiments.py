@@ -10,6 +10,7 @@ import pytest
 
 from rram_lsm.errors import ConfigError
 from rram_lsm.experiments.config import experiment_config_from_dict, load_experiment_config
+from rram_lsm.experiments.results import ExperimentResults
 
 TINY = [
     "data.builtin.per_class_train=8", "data.builtin.per_class_test=4",
@@ -89,6 +90,10 @@ def test_run_folder_contents(tiny_run):
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["zero_shot"]["macro"]["seen"]["a2i_top1"]["mean"] == \
         m["zero_shot"]["macro"]["seen"]["a2i_top1"]["mean"]
+    # --json prints metrics.json plus the run folder; both read back as typed results
+    assert saved["schema_version"] == 1
+    assert {k: v for k, v in m.items() if k != "out"} == saved and m["out"] == str(out)
+    assert ExperimentResults.load(out).to_dict() == saved
     # the resolved config re-validates
     cfg = load_experiment_config(out / "config.yaml")
     assert cfg.seeds == 2
@@ -147,7 +152,7 @@ def test_second_run_reuses_the_feature_cache(tiny_run, tmp_path, capsys):
 
     def run(name, c):
         m = run_experiment(c, tmp_path / name, root / "data")
-        return m, capsys.readouterr().out
+        return m.to_dict(), capsys.readouterr().out
 
     first, log1 = run("a", cfg)
     second, log2 = run("b", cfg)

@@ -159,8 +159,8 @@ def test_training_cost_ratio_counts():
     heads = 2 * (3 * 4)
     loss = 10 * (10 * 10 * 4) * 3
     enc = 5 * (2 * 3 + 9) + 2 * (4 * 3 + 9)
-    assert c["lsm_heads_macs_per_epoch"] == 100 * heads * 3 + loss
-    assert c["srnn_clip_macs_per_epoch"] == 100 * (enc + heads) * 3 + loss
+    assert c.lsm_heads_macs_per_epoch == 100 * heads * 3 + loss
+    assert c.srnn_clip_macs_per_epoch == 100 * (enc + heads) * 3 + loss
 
 
 def test_ridge_probe_equals_sklearn_ridge_classifier():

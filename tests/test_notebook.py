@@ -102,6 +102,7 @@ def test_key_outputs(executed):
                    for ln in out.splitlines()), split
     # step 5: metrics.json keys and the report
     assert "keys:" in out and "zero_shot" in out
+    assert "read back equal to what run_experiment returned: True" in out  # typed results
     data = [o.data for o in _outputs(executed) if o.output_type in ("display_data", "execute_result")]
     assert sum("image/png" in d for d in data) >= 6
     assert any("# rram-lsm run" in d.get("text/markdown", "") for d in data)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rram_lsm.experiments.results import PairRun, ZeroShotResults
+
 
 def _figure(*shape: int, figsize=(11, 4)):
     """A bare Figure (no pyplot, so the caller's backend is left alone) and its axes."""
@@ -16,8 +18,9 @@ def _figure(*shape: int, figsize=(11, 4)):
     return fig, fig.subplots(*shape) if shape else fig.subplots()
 
 
-def make_figures(fig_dir: Path, cfg, splits: dict, enc: dict, zs_results: list[dict],
-                 metrics: dict) -> list[str]:
+def make_figures(fig_dir: Path, cfg, splits: dict, enc: dict, zs_results: list[PairRun],
+                 zero_shot: ZeroShotResults | None) -> list[str]:
+    """Write the run's PNG figures into ``fig_dir``; returns their file names."""
     fig_dir = Path(fig_dir)
     made: list[str] = []
     seed = cfg.seed_list[0]
@@ -45,27 +48,27 @@ def make_figures(fig_dir: Path, cfg, splits: dict, enc: dict, zs_results: list[d
             plot_raster(e.raster, p, frames=splits[m]["train"].frames[0],
                         title=f"{m} LSM ({cfg.sources[-1]} weights), sample 0")
             made.append(p.name)
-    if zs_results:
-        made += _zero_shot_bars(fig_dir, metrics)
+    if zs_results and zero_shot is not None:
+        made += _zero_shot_bars(fig_dir, zero_shot)
         made += _training_curves(fig_dir, zs_results, cfg)
         made += _similarity_and_embedding(fig_dir, cfg, enc, splits)
     return made
 
 
-def _zero_shot_bars(fig_dir: Path, metrics: dict) -> list[str]:
-    zs = metrics.get("zero_shot_by_features", {})
-    chance = metrics["chance"]["unseen"]
+def _zero_shot_bars(fig_dir: Path, zero_shot: ZeroShotResults) -> list[str]:
+    zs = zero_shot.by_features
+    chance = zero_shot.chance.unseen
     combos = [(mode, src) for mode in zs for src in zs[mode]]
     if not combos:
         return []
-    pairs = list(zs[combos[0][0]][combos[0][1]]["unseen"]["a2i_top1"]["per_pair"])
+    pairs = list(zs[combos[0][0]][combos[0][1]].unseen.a2i_top1.per_pair)
     fig, axes = _figure(1, 2, figsize=(12, 4))
     width = 0.8 / len(combos)
     for ax, metric in zip(axes, ("a2i_top1", "i2a_top1")):
         for k, (mode, src) in enumerate(combos):
-            pp = zs[mode][src]["unseen"][metric]["per_pair"]
-            means = [pp[p]["mean"] for p in pairs]
-            stds = [pp[p]["std"] for p in pairs]
+            pp = getattr(zs[mode][src].unseen, metric).per_pair
+            means = [pp[p].mean for p in pairs]
+            stds = [pp[p].std for p in pairs]
             ax.bar(np.arange(len(pairs)) + k * width, means, width, yerr=stds,
                    label=f"{src}, {mode}", capsize=2)
         ax.axhline(chance, color="k", ls="--", label=f"chance {chance:.2f}")
@@ -82,21 +85,21 @@ def _zero_shot_bars(fig_dir: Path, metrics: dict) -> list[str]:
     return [p.name]
 
 
-def _training_curves(fig_dir: Path, zs_results: list[dict], cfg) -> list[str]:
+def _training_curves(fig_dir: Path, zs_results: list[PairRun], cfg) -> list[str]:
     r = zs_results[0]
-    h = r["history"]
+    h = r.history
     ep = [x["epoch"] for x in h]
     fig, (ax1, ax2) = _figure(1, 2, figsize=(11, 4))
     ax1.plot(ep[1:], [x["loss"] for x in h[1:]])
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("training loss")
-    ax1.set_title(f"{r['source']}, {r['mode']}, held out {r['pair']}, seed {r['seed']}")
+    ax1.set_title(f"{r.source}, {r.mode}, held out {list(r.pair)}, seed {r.seed}")
     for key, lab in (("val_a2i_top1", "validation a2i"), ("seen_a2i_top1", "test seen a2i"),
                      ("unseen_a2i_top1", "test unseen a2i")):
         ax2.plot(ep, [x[key] for x in h], label=lab)
-    ax2.axvline(r["best_epoch"]["validation"], color="g", ls=":", label="selected (validation)")
-    if "paper" in r["best_epoch"]:
-        ax2.axvline(r["best_epoch"]["paper"], color="r", ls=":", label="selected on test (paper)")
+    ax2.axvline(r.best_epoch["validation"], color="g", ls=":", label="selected (validation)")
+    if "paper" in r.best_epoch:
+        ax2.axvline(r.best_epoch["paper"], color="r", ls=":", label="selected on test (paper)")
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("top-1")
     ax2.legend(fontsize=7)

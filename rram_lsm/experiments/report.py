@@ -8,6 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
+from rram_lsm.experiments.results import (
+    Baselines,
+    Costs,
+    ExperimentResults,
+    ModalityProbes,
+    Summary,
+    ZeroShotResults,
+)
 from rram_lsm.io import atomic_write_text
 
 PAPER_ZERO_SHOT = {"macro": {"seen_a2i": 0.6742, "unseen_a2i": 0.875},
@@ -20,14 +28,14 @@ def _pct(x: float | None) -> str:
     return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{100 * x:.1f}"
 
 
-def _ms(e: dict) -> str:
-    return f"{_pct(e['mean'])} ± {_pct(e['std'])}"
+def _ms(e: Summary) -> str:
+    return f"{_pct(e.mean)} ± {_pct(e.std)}"
 
 
-def verdict(e: dict, chance: float) -> str:
+def verdict(e: Summary, chance: float) -> str:
     """'above chance' if mean - 2 SEM over seeds exceeds chance, 'below' if mean + 2 SEM is under
     it, else 'not distinguishable from chance'."""
-    v = np.asarray(e["per_seed"], float)
+    v = np.asarray(e.per_seed, float)
     sem = v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else float("inf")
     if v.mean() - 2 * sem > chance:
         return "above chance"
@@ -36,30 +44,30 @@ def verdict(e: dict, chance: float) -> str:
     return "not distinguishable from chance"
 
 
-def write_report(path: Path, cfg, metrics: dict) -> None:
-    builtin = metrics.get("builtin_data", True)
+def write_report(path: Path, cfg, results: ExperimentResults) -> None:
+    """Write ``report.md`` of a run (the figures already in ``path``'s ``figures/`` folder)."""
+    builtin = results.builtin_data
     lines = [f"# rram-lsm run: {cfg.name}", "",
              f"Generated {_dt.datetime.now().isoformat(timespec='seconds')}; runtime "
-             f"{metrics['runtime_s']:.1f} s; seeds {cfg.seed_list}; engine {cfg.engine}.", ""]
-    d = metrics["data"]
+             f"{results.runtime_s:.1f} s; seeds {cfg.seed_list}; engine {cfg.engine}.", ""]
+    di, da = results.data["image"], results.data["audio"]
     lines += ["## Data", "",
-              f"- image: `{d['image']['dataset']}` ({d['image']['train']} train / "
-              f"{d['image']['test']} test samples)",
-              f"- audio: `{d['audio']['dataset']}` ({d['audio']['train']} train / "
-              f"{d['audio']['test']} test samples), label map `{d['audio']['label_map']}`", ""]
+              f"- image: `{di.dataset}` ({di.train} train / {di.test} test samples)",
+              f"- audio: `{da.dataset}` ({da.train} train / {da.test} test samples), label map "
+              f"`{da.label_map}`", ""]
     if builtin:
         lines += ["> These are the **built-in stand-in data** (synthetic DVS recordings of "
                   "scikit-learn digits, synthesised speech through a model cochlea). The paper's "
                   "numbers, shown beside ours, were measured on N-MNIST / N-TIDIGITS: they are "
                   "**numbers on different data**, for orientation only.", ""]
-    if "zero_shot" in metrics:
-        lines += _zero_shot_section(cfg, metrics, builtin)
-    if "classify" in metrics:
-        lines += _classify_section(cfg, metrics, builtin)
-    if metrics.get("baselines"):
-        lines += _baselines_section(metrics)
-    lines += _lsm_section(metrics)
-    lines += _costs_section(metrics)
+    if results.zero_shot is not None:
+        lines += _zero_shot_section(cfg, results.zero_shot, builtin)
+    if results.classify is not None:
+        lines += _classify_section(cfg, results.classify, builtin)
+    if not results.baselines.empty:
+        lines += _baselines_section(results.baselines)
+    lines += _lsm_section(results)
+    lines += _costs_section(results.costs)
     lines += ["## Figures", ""]
     for f in sorted((Path(path).parent / "figures").glob("*.png")):
         lines.append(f"![{f.stem}](figures/{f.name})")
@@ -67,148 +75,171 @@ def write_report(path: Path, cfg, metrics: dict) -> None:
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def _zero_shot_section(cfg, m: dict, builtin: bool) -> list[str]:
-    ch = m["chance"]
-    pairs = ", ".join(f"{a}/{b}" for a, b in m["held_out_pairs"])
+def _zero_shot_section(cfg, z: ZeroShotResults, builtin: bool) -> list[str]:
+    ch = z.chance
+    pairs = ", ".join(z.pair_names)
     out = ["## Zero-shot cross-modal retrieval", "",
            f"Held-out pairs (each in turn; seen = the other classes of {list(cfg.zero_shot.class_pool)}"
            f" minus {list(cfg.zero_shot.train_excluded)}): {pairs}. Top-1 in %, mean ± std over "
-           f"{cfg.seeds} seeds (each seed: mean over pairs). Chance: seen {_pct(ch['seen'])} %, "
-           f"unseen {_pct(ch['unseen'])} %. Loss `{cfg.heads.loss}`, batch {cfg.heads.batch_size},"
+           f"{cfg.seeds} seeds (each seed: mean over pairs). Chance: seen {_pct(ch.seen)} %, "
+           f"unseen {_pct(ch.unseen)} %. Loss `{cfg.heads.loss}`, batch {cfg.heads.batch_size},"
            f" up to {cfg.heads.epochs} epochs (patience {cfg.zero_shot.patience}).", ""]
-    for title, key in (("Protocol `validation` (epoch chosen on a validation split of the "
-                        "training pairs — the headline)", "zero_shot_by_features"),
-                       ("Protocol `paper` (epoch chosen on the test set, as the authors' code — "
-                        "shows selection bias)", "zero_shot_paper_protocol_by_features")):
+    for title, table in (("Protocol `validation` (epoch chosen on a validation split of the "
+                          "training pairs — the headline)", z.by_features),
+                         ("Protocol `paper` (epoch chosen on the test set, as the authors' code — "
+                          "shows selection bias)", z.paper_by_features)):
         out += [f"### {title}", "",
                 "| weights | features | seen a2i | seen i2a | seen a2i top-5 | unseen a2i | "
                 "unseen i2a | paper (seen / unseen a2i) |",
                 "|---|---|---|---|---|---|---|---|"]
-        for mode, by_src in m[key].items():
+        for mode, by_src in table.items():
             for src, e in by_src.items():
                 # the paper's encoders emit mean rates: its numbers sit beside the rate rows
                 p = PAPER_ZERO_SHOT.get(src) if mode == "rate" else None
                 paper = f"{_pct(p['seen_a2i'])} / {_pct(p['unseen_a2i'])}" if p else "–"
                 if p and builtin:
                     paper += " (other data)"
-                out.append(f"| {src} | {mode} | {_ms(e['seen']['a2i_top1'])} | "
-                           f"{_ms(e['seen']['i2a_top1'])} | {_ms(e['seen']['a2i_top5'])} | "
-                           f"{_ms(e['unseen']['a2i_top1'])} | {_ms(e['unseen']['i2a_top1'])} | "
+                out.append(f"| {src} | {mode} | {_ms(e.seen.a2i_top1)} | "
+                           f"{_ms(e.seen.i2a_top1)} | {_ms(e.seen.a2i_top5)} | "
+                           f"{_ms(e.unseen.a2i_top1)} | {_ms(e.unseen.i2a_top1)} | "
                            f"{paper} |")
         out.append("")
     out += ["### Per held-out pair (validation protocol, unseen audio→image / image→audio top-1)",
-            "", "| weights | features | " + " | ".join(
-                f"{a}/{b}" for a, b in m["held_out_pairs"]) + " |",
-            "|---|---|" + "---|" * len(m["held_out_pairs"])]
-    for mode, by_src in m["zero_shot_by_features"].items():
+            "", "| weights | features | " + " | ".join(z.pair_names) + " |",
+            "|---|---|" + "---|" * len(z.held_out_pairs)]
+    for mode, by_src in z.by_features.items():
         for src, e in by_src.items():
             cells = []
-            for k in (f"{a}/{b}" for a, b in m["held_out_pairs"]):
-                a = e["unseen"]["a2i_top1"]["per_pair"][k]["mean"]
-                i = e["unseen"]["i2a_top1"]["per_pair"][k]["mean"]
+            for k in z.pair_names:
+                a = e.unseen.a2i_top1.per_pair[k].mean
+                i = e.unseen.i2a_top1.per_pair[k].mean
                 cells.append(f"{_pct(a)} / {_pct(i)}")
             out.append(f"| {src} | {mode} | " + " | ".join(cells) + " |")
     out += ["", "### What is above chance", ""]
-    for mode, by_src in m["zero_shot_by_features"].items():
+    for mode, by_src in z.by_features.items():
         for src, e in by_src.items():
-            seen = verdict(e["seen"]["a2i_top1"], ch["seen"])
-            ua = verdict(e["unseen"]["a2i_top1"], ch["unseen"])
-            ui = verdict(e["unseen"]["i2a_top1"], ch["unseen"])
-            pp = e["unseen"]["a2i_top1"]["per_pair"]
-            above = [k for k, v in pp.items() if verdict(v, ch["unseen"]) == "above chance"]
-            below = [k for k, v in pp.items() if verdict(v, ch["unseen"]) == "below chance"]
+            seen = verdict(e.seen.a2i_top1, ch.seen)
+            ua = verdict(e.unseen.a2i_top1, ch.unseen)
+            ui = verdict(e.unseen.i2a_top1, ch.unseen)
+            pp = e.unseen.a2i_top1.per_pair
+            above = [k for k, v in pp.items() if verdict(v, ch.unseen) == "above chance"]
+            below = [k for k, v in pp.items() if verdict(v, ch.unseen) == "below chance"]
             out.append(f"- **{src}, {mode}**: seen-class retrieval (a2i) is {seen}; zero-shot "
                        f"audio→image averaged over pairs is {ua}, image→audio is {ui} "
                        f"(criterion: mean ∓ 2 SEM over seeds vs chance). Per pair (a2i), above "
                        f"chance: {', '.join(above) or 'none'}; below chance: "
                        f"{', '.join(below) or 'none'}.")
-    vb = m["zero_shot"]
-    pb = m["zero_shot_paper_protocol"]
+    vb, pb = z.headline, z.paper_headline
     if vb and pb:
         src = next(iter(vb))
-        gap = pb[src]["unseen"]["a2i_top1"]["mean"] - vb[src]["unseen"]["a2i_top1"]["mean"]
+        gap = pb[src].unseen.a2i_top1.mean - vb[src].unseen.a2i_top1.mean
         out.append(f"- Choosing the epoch on the test set (paper protocol) adds {100 * gap:+.1f} "
                    f"points to the unseen audio→image number ({src}, "
-                   f"{m['zero_shot_headline_features']} features) — selection bias, not skill.")
+                   f"{z.headline_features} features) — selection bias, not skill.")
     out.append("")
     return out
 
 
-def _classify_section(cfg, m: dict, builtin: bool) -> list[str]:
+def _classify_section(cfg, classify: dict[str, ModalityProbes], builtin: bool) -> list[str]:
     out = ["## Classification (linear probe on frozen features)", "",
            f"Readout `{cfg.classify.readout}` on standardised features; regularisation chosen on "
            "a validation split of the training data. Accuracy in %.", "",
            "| modality | features | accuracy | paper | chance |", "|---|---|---|---|---|"]
-    for mod, res in m["classify"].items():
-        for key, r in res.items():
-            if key == "chance":
-                continue
+    for mod, res in classify.items():
+        for key, r in res.probes.items():
             src = key.split("_")[0]
-            p = PAPER_CLASSIFY.get(mod, {}).get(src) if r.get("features") == "rate" else None
+            p = PAPER_CLASSIFY.get(mod, {}).get(src) if r.features == "rate" else None
             paper = _pct(p) + (" (other data)" if builtin else "") if p else "–"
-            acc = _ms(r) if "per_seed" in r else _pct(r["accuracy"])
-            feats = r.get("features", "")
+            acc = _ms(r.seeds) if r.seeds is not None else _pct(r.accuracy)
+            feats = r.features
             name = f"LSM {src} weights, {feats}" if src in ("gaussian", "macro", "measured") \
                 else feats
-            out.append(f"| {mod} | {name} | {acc} | {paper} | {_pct(res['chance'])} |")
+            out.append(f"| {mod} | {name} | {acc} | {paper} | {_pct(res.chance)} |")
     out.append("")
     return out
 
 
-def _baselines_section(m: dict) -> list[str]:
+def _baselines_section(b: Baselines) -> list[str]:
     out = ["## Baselines", ""]
-    b = m["baselines"]
-    if "lsm_protonet" in b or "srnn_clip" in b:
+    if b.lsm_protonet is not None or b.srnn_clip is not None:
         out += ["| model | pair | seen a2i | seen i2a | unseen a2i | unseen i2a | paper (seen / "
                 "unseen a2i) |", "|---|---|---|---|---|---|---|"]
         paper = {"lsm_protonet": "50.25 / 81.69", "srnn_clip": "82.28 / 74.0"}
         for name in ("lsm_protonet", "srnn_clip"):
-            if name in b:
-                r = b[name]["validation"]
-                out.append(f"| {name} | {b[name]['pair'][0]}/{b[name]['pair'][1]} | "
-                           f"{_ms(r['seen_a2i_top1'])} | {_ms(r['seen_i2a_top1'])} | "
-                           f"{_ms(r['unseen_a2i_top1'])} | {_ms(r['unseen_i2a_top1'])} | "
+            base = getattr(b, name)
+            if base is not None:
+                r = base.validation
+                out.append(f"| {name} | {base.pair[0]}/{base.pair[1]} | "
+                           f"{_ms(r.seen_a2i_top1)} | {_ms(r.seen_i2a_top1)} | "
+                           f"{_ms(r.unseen_a2i_top1)} | {_ms(r.unseen_i2a_top1)} | "
                            f"{paper[name]} |")
         out.append("")
-    if "rnn_classifier" in b:
+    if b.rnn_classifier is not None:
         out += ["| trainable RNN classifier | accuracy |", "|---|---|"]
-        for mod, r in b["rnn_classifier"].items():
+        for mod, r in b.rnn_classifier.items():
             out.append(f"| {mod} | {_ms(r)} |")
         out.append("")
     return out
 
 
-def _lsm_section(m: dict) -> list[str]:
+def _lsm_section(results: ExperimentResults) -> list[str]:
     out = ["## LSM encoders", "", "| weights | modality | mean rate | silent | saturated | "
            "energy / sample |", "|---|---|---|---|---|---|"]
-    for src, by_mod in m["lsm"].items():
+    for src, by_mod in results.lsm.items():
         for mod, r in by_mod.items():
-            f = r["firing"]
+            f = r.firing
             out.append(f"| {src} | {mod} | {f.get('mean_rate', float('nan')):.3f} | "
                        f"{_pct(f.get('silent_fraction'))} % | {_pct(f.get('saturated_fraction'))} %"
-                       f" | {r['energy_per_sample_j'] * 1e9:.2f} nJ |")
+                       f" | {r.energy_per_sample_j * 1e9:.2f} nJ |")
     out.append("")
     return out
 
 
-def _costs_section(m: dict) -> list[str]:
-    c = m["costs"]
-    t = c["training"]
+def _costs_section(c: Costs) -> list[str]:
+    t = c.training
     out = ["## Costs", "",
            f"- Training MACs per epoch (forward + backward): LSM + heads "
-           f"{t['lsm_heads_macs_per_epoch']:.3g} vs trainable SRNN-CLIP "
-           f"{t['srnn_clip_macs_per_epoch']:.3g}: **{t['training_ratio']:.1f}×** (paper: 152.83×). "
-           f"Including the LSM's one-time forward encoding over {t['epochs']} epochs: "
-           f"{t['training_ratio_including_encoding']:.1f}×."]
-    e = c.get("energy")
-    if e:
+           f"{t.lsm_heads_macs_per_epoch:.3g} vs trainable SRNN-CLIP "
+           f"{t.srnn_clip_macs_per_epoch:.3g}: **{t.training_ratio:.1f}×** (paper: 152.83×). "
+           f"Including the LSM's one-time forward encoding over {t.epochs} epochs: "
+           f"{t.training_ratio_including_encoding:.1f}×."]
+    e = c.energy
+    if e is not None:
+        d = e.digital_constants
         out.append(
-            f"- Inference energy (one image + one audio sample): RRAM LSM {e['rram_lsm_j'] * 1e9:.2f}"
-            f" nJ + digital heads {e['digital_heads_j'] * 1e9:.3f} nJ vs the same network digital "
-            f"{e['digital_system_j'] * 1e9:.2f} nJ: **{e['energy_ratio']:.1f}×** (paper: 23.34×). "
-            f"Digital constants: {e['digital_constants']['e_mac_j'] * 1e12:.1f} pJ/MAC "
-            f"({e['digital_constants']['e_mac_source']}) + "
-            f"{e['digital_constants']['e_weight_read_j'] * 1e12:.1f} pJ weight read "
-            f"({e['digital_constants']['e_weight_read_source']}).")
+            f"- Inference energy (one image + one audio sample): RRAM LSM {e.rram_lsm_j * 1e9:.2f}"
+            f" nJ + digital heads {e.digital_heads_j * 1e9:.3f} nJ vs the same network digital "
+            f"{e.digital_system_j * 1e9:.2f} nJ: **{e.energy_ratio:.1f}×** (paper: 23.34×). "
+            f"Digital constants: {d.e_mac_j * 1e12:.1f} pJ/MAC ({d.e_mac_source}) + "
+            f"{d.e_weight_read_j * 1e12:.1f} pJ weight read ({d.e_weight_read_source}).")
     out.append("")
     return out
+
+
+def summary_text(results: ExperimentResults, run_dir: Path) -> str:
+    """The few lines `rram-lsm run` prints at the end: headline numbers and where the report is."""
+    out = Path(run_dir)
+    lines = [f"\nrun folder: {out}  (runtime {results.runtime_s:.1f} s)"]
+    z = results.zero_shot
+    if z is not None and z.headline:
+        lines.append(f"zero-shot retrieval, top-1 % (validation-selected; features "
+                     f"{z.headline_features}), chance seen {100 * z.chance.seen:.1f} / unseen "
+                     f"{100 * z.chance.unseen:.1f}")
+        lines.append(f"  {'weights':<10}{'seen a2i':>16}{'seen i2a':>16}{'unseen a2i':>16}"
+                     f"{'unseen i2a':>16}")
+        for src, e in z.headline.items():
+            cells = [e.seen.a2i_top1, e.seen.i2a_top1, e.unseen.a2i_top1, e.unseen.i2a_top1]
+            lines.append(f"  {src:<10}" + "".join(f"{100 * c.mean:>9.1f} ± {100 * c.std:<4.1f}"
+                                                  for c in cells))
+    if results.classify is not None:
+        lines.append("linear probe accuracy %:")
+        for mod, res in results.classify.items():
+            parts = [f"{k} {100 * r.accuracy:.1f}" for k, r in res.probes.items()]
+            lines.append(f"  {mod}: " + ", ".join(parts) + f" (chance {100 * res.chance:.1f})")
+    c = results.costs
+    ratios = f"training-cost ratio vs SRNN-CLIP: {c.training_ratio:.1f}x"
+    if c.energy_ratio:
+        ratios += f"; inference-energy ratio vs digital: {c.energy_ratio:.1f}x"
+    lines.append(ratios)
+    lines.append(f"report: {out / 'report.md'}")
+    return "\n".join(lines) + "\n"

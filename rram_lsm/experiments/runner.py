@@ -1,10 +1,12 @@
 """`run_experiment`: data -> LSM features (per seed and weight source) -> zero-shot retrieval,
-classification / linear probes, baselines, costs -> metrics.json, report.md, figures."""
+classification / linear probes, baselines, costs -> metrics.json, report.md, figures; `run`: the
+same from a config path into a new run folder (what `rram-lsm run` calls)."""
 
 from __future__ import annotations
 
+import datetime as _dt
+import os
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -13,17 +15,24 @@ import yaml
 from rram_lsm.data.config import frame_steps
 from rram_lsm.experiments.config import ExperimentConfig, resolve_lsm_config
 from rram_lsm.experiments.encoding import EncodedModality, encode_modality
-from rram_lsm.experiments.zero_shot import PairIndex, pair_indices, run_pairs_job
-from rram_lsm.io import atomic_write_json, atomic_write_text
+from rram_lsm.experiments.results import (
+    BaselineRetrieval,
+    Baselines,
+    Costs,
+    DataInfo,
+    ExperimentResults,
+    LSMDiagnostics,
+    ModalityProbes,
+    PairRun,
+    ProbeResult,
+    RetrievalBaseline,
+    Summary,
+    Timings,
+)
+from rram_lsm.experiments.zero_shot import PairIndex, pair_indices, run_pairs_job, summarise_zero_shot
+from rram_lsm.io import atomic_write_json, atomic_write_text, prepare_output_dir
 
 BUILTIN = ("digits-dvs", "spoken-digits")
-
-
-def summarise(values: list[float]) -> dict:
-    v = np.asarray(values, dtype=float)
-    return {"mean": float(v.mean()) if v.size else float("nan"),
-            "std": float(v.std()) if v.size else float("nan"),
-            "per_seed": [float(x) for x in v]}
 
 
 def _log(msg: str, quiet: bool) -> None:
@@ -58,7 +67,9 @@ def _parallel(jobs: list[dict], workers: int, fn) -> list:
 
 
 def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | Path,
-                   quiet: bool = False) -> dict:
+                   quiet: bool = False) -> ExperimentResults:
+    """Run ``cfg`` end to end into ``out_dir`` (config.yaml, metrics.json, report.md, figures/,
+    zero_shot_runs.json) and return its results; ``data_root`` holds (or receives) the data."""
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
@@ -92,23 +103,18 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | 
     _log(f"LSM: encoded {len(enc)} (seed, source) combinations in {timings['encode_s']:.1f} s"
          f"{cached}", quiet)
 
-    metrics: dict = {"runtime_s": None, "timings": timings,
-                     "data": {m: {"dataset": splits[m]["train"].dataset,
-                                  "label_map": splits[m]["train"].label_map,
-                                  "train": int(len(labels[m]["train"])),
-                                  "test": int(len(labels[m]["test"]))}
-                              for m in ("image", "audio")},
-                     "builtin_data": splits["image"]["train"].dataset in BUILTIN}
-    metrics["lsm"] = {src: {m: {"firing": _mean_dicts([enc[(s, src)][m].firing
-                                                        for s in cfg.seed_list]),
-                                "energy_per_sample_j": float(np.mean(
-                                    [enc[(s, src)][m].energy_per_sample_j
-                                     for s in cfg.seed_list]))}
-                            for m in ("image", "audio")}
-                      for src in cfg.sources}
+    data = {m: DataInfo(dataset=splits[m]["train"].dataset, label_map=splits[m]["train"].label_map,
+                        train=int(len(labels[m]["train"])), test=int(len(labels[m]["test"])))
+            for m in ("image", "audio")}
+    lsm = {src: {m: LSMDiagnostics(
+        firing=_mean_dicts([enc[(s, src)][m].firing for s in cfg.seed_list]),
+        energy_per_sample_j=float(np.mean([enc[(s, src)][m].energy_per_sample_j
+                                           for s in cfg.seed_list])))
+        for m in ("image", "audio")} for src in cfg.sources}
 
     # --- zero-shot ---------------------------------------------------------------------------
-    zs_results: list[dict] = []
+    zs_results: list[PairRun] = []
+    zero_shot = None
     pair_idx: dict[tuple[tuple[int, int], int], PairIndex] = {}
     if cfg.zero_shot.enabled:
         t = time.perf_counter()
@@ -126,45 +132,44 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | 
                              "indices": [pair_idx[(tuple(p), seed)] for p in zc.held_out_pairs],
                              "heads": cfg.heads, "seed": seed, "patience": zc.patience,
                              "source": source, "mode": mode})
-        results = _parallel(jobs, cfg.workers, run_pairs_job)
-        for j, rs in zip(jobs, results):
-            for r in rs:
-                r["source"], r["mode"] = j["source"], j["mode"]
-                zs_results.append(r)
+        for rs in _parallel(jobs, cfg.workers, run_pairs_job):
+            zs_results.extend(rs)
         timings["zero_shot_s"] = time.perf_counter() - t
         _log(f"zero-shot: {len(zs_results)} head trainings in {timings['zero_shot_s']:.1f} s",
              quiet)
-        _zero_shot_metrics(cfg, zs_results, metrics)
+        zero_shot = summarise_zero_shot(zs_results, cfg.feature_modes, zc.held_out_pairs)
 
     # --- classification / linear probes --------------------------------------------------------
+    classify = None
     if cfg.classify.enabled:
         t = time.perf_counter()
-        metrics["classify"] = _classify(cfg, enc, frames, labels)
+        classify = _classify(cfg, enc, frames, labels)
         timings["classify_s"] = time.perf_counter() - t
         _log(f"classification probes in {timings['classify_s']:.1f} s", quiet)
 
     # --- baselines -----------------------------------------------------------------------------
     t = time.perf_counter()
-    metrics["baselines"] = _baselines(cfg, enc, frames, labels, pair_idx, splits, quiet)
+    baselines = _baselines(cfg, enc, frames, labels, pair_idx, splits, quiet)
     timings["baselines_s"] = time.perf_counter() - t
 
     # --- costs ---------------------------------------------------------------------------------
-    metrics["costs"] = _costs(cfg, enc, pair_idx, frames)
+    costs = _costs(cfg, enc, pair_idx, frames)
 
-    metrics["runtime_s"] = time.perf_counter() - t_start
     from rram_lsm.experiments.figures import make_figures
     from rram_lsm.experiments.report import write_report
 
     t = time.perf_counter()
-    make_figures(out_dir / "figures", cfg, splits, enc, zs_results, metrics)
+    make_figures(out_dir / "figures", cfg, splits, enc, zs_results, zero_shot)
     timings["figures_s"] = time.perf_counter() - t
-    metrics["runtime_s"] = time.perf_counter() - t_start
-    atomic_write_json(out_dir / "metrics.json", metrics)
-    write_report(out_dir / "report.md", cfg, metrics)
+    results = ExperimentResults(
+        runtime_s=time.perf_counter() - t_start, timings=Timings(**timings), data=data,
+        builtin_data=splits["image"]["train"].dataset in BUILTIN, lsm=lsm, baselines=baselines,
+        costs=costs, zero_shot=zero_shot, classify=classify)
+    results.save(out_dir / "metrics.json")
+    write_report(out_dir / "report.md", cfg, results)
     if zs_results:
-        atomic_write_json(out_dir / "zero_shot_runs.json",
-                          [{k: v for k, v in r.items()} for r in zs_results])
-    return metrics
+        atomic_write_json(out_dir / "zero_shot_runs.json", [r.to_dict() for r in zs_results])
+    return results
 
 
 def _mean_dicts(ds: list[dict]) -> dict:
@@ -172,50 +177,14 @@ def _mean_dicts(ds: list[dict]) -> dict:
     return {k: float(np.mean([d[k] for d in ds])) for k in keys}
 
 
-def _zero_shot_metrics(cfg: ExperimentConfig, results: list[dict], metrics: dict) -> None:
-    """Aggregate per (protocol, mode, source): seen / unseen, per seed (mean over pairs) and per
-    pair (mean over seeds)."""
-    headline = cfg.feature_modes[0]
-    by: dict = defaultdict(lambda: defaultdict(list))
-    for r in results:
-        for proto in ("validation", "paper"):
-            m = r["metrics"][proto]
-            by[(proto, r["mode"], r["source"])][(tuple(r["pair"]), r["seed"])].append(m)
-    out_modes: dict = {}
-    for (proto, mode, source), cells in by.items():
-        pairs = sorted({p for p, _ in cells})
-        seeds = sorted({s for _, s in cells})
-        entry: dict = {"seen": {}, "unseen": {}}
-        for split in ("seen", "unseen"):
-            for metric in ("a2i_top1", "i2a_top1", "a2i_top5", "i2a_top5"):
-                key = f"{split}_{metric}"
-                per_seed = [float(np.mean([cells[(p, s)][0][key] for p in pairs])) for s in seeds]
-                e = summarise(per_seed)
-                if split == "unseen":
-                    e["per_pair"] = {f"{p[0]}/{p[1]}": summarise(
-                        [cells[(p, s)][0][key] for s in seeds]) for p in pairs}
-                entry[split][metric] = e
-        entry["best_epoch"] = summarise([r["best_epoch"][proto] for r in results
-                                         if r["mode"] == mode and r["source"] == source])
-        out_modes.setdefault(proto, {}).setdefault(mode, {})[source] = entry
-    metrics["zero_shot_by_features"] = out_modes.get("validation", {})
-    metrics["zero_shot_paper_protocol_by_features"] = out_modes.get("paper", {})
-    metrics["zero_shot"] = out_modes.get("validation", {}).get(headline, {})
-    metrics["zero_shot_paper_protocol"] = out_modes.get("paper", {}).get(headline, {})
-    metrics["zero_shot_headline_features"] = headline
-    ch_seen = [r["chance"]["seen"] for r in results]
-    ch_unseen = [r["chance"]["unseen"] for r in results]
-    metrics["chance"] = {"seen": float(np.mean(ch_seen)), "unseen": float(np.mean(ch_unseen))}
-    metrics["held_out_pairs"] = [list(p) for p in cfg.zero_shot.held_out_pairs]
-
-
-def _classify(cfg: ExperimentConfig, enc: dict, frames: dict, labels: dict) -> dict:
+def _classify(cfg: ExperimentConfig, enc: dict, frames: dict,
+              labels: dict) -> dict[str, ModalityProbes]:
     from rram_lsm.heads.probe import linear_probe
 
-    out: dict = {}
+    out: dict[str, ModalityProbes] = {}
     for m in ("image", "audio"):
         ytr, yte = labels[m]["train"], labels[m]["test"]
-        res: dict = {}
+        res: dict[str, ProbeResult] = {}
         for source in cfg.sources:
             for mode in cfg.feature_modes:
                 accs, vals = [], []
@@ -227,35 +196,34 @@ def _classify(cfg: ExperimentConfig, enc: dict, frames: dict, labels: dict) -> d
                     accs.append(r.accuracy)
                     vals.append(r.val_accuracy)
                 key = source if mode == cfg.feature_modes[0] else f"{source}_{mode}"
-                res[key] = {**summarise(accs), "accuracy": float(np.mean(accs)),
-                            "val_accuracy": float(np.mean(vals)), "features": mode}
+                res[key] = ProbeResult(accuracy=float(np.mean(accs)),
+                                       val_accuracy=float(np.mean(vals)), features=mode,
+                                       seeds=Summary.of(accs))
         if cfg.classify.raw_baselines:
             flat_tr = frames[m]["train"].reshape(len(ytr), -1).astype(np.float32)
             flat_te = frames[m]["test"].reshape(len(yte), -1).astype(np.float32)
             r = linear_probe(flat_tr, ytr, flat_te, yte, seed=0,
                              val_fraction=cfg.classify.val_fraction, readout=cfg.classify.readout)
-            res["raw"] = {"accuracy": r.accuracy, "val_accuracy": r.val_accuracy,
-                          "features": "binned input, flattened"}
+            res["raw"] = ProbeResult(r.accuracy, r.val_accuracy, "binned input, flattened")
             r = linear_probe(flat_tr, ytr, flat_te, yte, seed=0, pca=cfg.classify.pca_components,
                              val_fraction=cfg.classify.val_fraction, readout=cfg.classify.readout)
-            res["raw_pca"] = {"accuracy": r.accuracy, "val_accuracy": r.val_accuracy,
-                              "features": f"binned input, PCA-{cfg.classify.pca_components}"}
+            res["raw_pca"] = ProbeResult(r.accuracy, r.val_accuracy,
+                                         f"binned input, PCA-{cfg.classify.pca_components}")
             tsum_tr = frames[m]["train"].sum(1).astype(np.float32)
             tsum_te = frames[m]["test"].sum(1).astype(np.float32)
             r = linear_probe(tsum_tr, ytr, tsum_te, yte, seed=0,
                              val_fraction=cfg.classify.val_fraction, readout=cfg.classify.readout)
-            res["raw_time_summed"] = {"accuracy": r.accuracy, "val_accuracy": r.val_accuracy,
-                                      "features": "binned input summed over time"}
-        res["chance"] = 1.0 / len(np.unique(ytr))
-        out[m] = res
+            res["raw_time_summed"] = ProbeResult(r.accuracy, r.val_accuracy,
+                                                 "binned input summed over time")
+        out[m] = ModalityProbes(probes=res, chance=1.0 / len(np.unique(ytr)))
     return out
 
 
 def _baselines(cfg: ExperimentConfig, enc: dict, frames: dict, labels: dict, pair_idx: dict,
-               splits: dict, quiet: bool) -> dict:
+               splits: dict, quiet: bool) -> Baselines:
     from rram_lsm.experiments.zero_shot import run_pair
 
-    out: dict = {}
+    out = Baselines()
     bc = cfg.baselines
     pair = tuple(cfg.zero_shot.held_out_pairs[0])
     source, mode = cfg.sources[0], cfg.feature_modes[0]
@@ -270,11 +238,11 @@ def _baselines(cfg: ExperimentConfig, enc: dict, frames: dict, labels: dict, pai
             runs.append(run_pair({s: e["image"].features(mode, s) for s in ("train", "test")},
                                  {s: e["audio"].features(mode, s) for s in ("train", "test")},
                                  pair_idx[(pair, seed)], heads, seed, cfg.zero_shot.patience))
-        out["lsm_protonet"] = _baseline_summary(runs, pair, source, mode)
+        out.lsm_protonet = _baseline_summary([r.metrics for r in runs], pair, source, mode)
         _log(f"baseline LSM-ProtoNet in {time.perf_counter() - t:.1f} s", quiet)
     if bc.srnn_clip.enabled and pair_idx:
         t = time.perf_counter()
-        out["srnn_clip"] = _srnn_clip(cfg, frames, pair_idx, pair, quiet)
+        out.srnn_clip = _srnn_clip(cfg, frames, pair_idx, pair, quiet)
         _log(f"baseline SRNN-CLIP in {time.perf_counter() - t:.1f} s", quiet)
     if bc.rnn_classifier.enabled:
         from rram_lsm.baselines import ClassifierConfig, train_classifier
@@ -287,22 +255,24 @@ def _baselines(cfg: ExperimentConfig, enc: dict, frames: dict, labels: dict, pai
                                      ClassifierConfig(kind="rnn", epochs=bc.rnn_classifier.epochs),
                                      seed=s)["accuracy"]
                     for s in cfg.seed_list[: bc.rnn_classifier.seeds]]
-            res[m] = summarise(accs)
-        out["rnn_classifier"] = res
+            res[m] = Summary.of(accs)
+        out.rnn_classifier = res
         _log(f"baseline RNN classifier in {time.perf_counter() - t:.1f} s", quiet)
     return out
 
 
-def _baseline_summary(runs: list[dict], pair, source: str, mode: str) -> dict:
-    res = {"pair": list(pair), "features_source": source, "features": mode}
-    for proto in ("validation", "paper"):
-        res[proto] = {k: summarise([r["metrics"][proto][k] for r in runs])
-                      for k in ("seen_a2i_top1", "seen_i2a_top1", "unseen_a2i_top1",
-                                "unseen_i2a_top1")}
-    return res
+def _baseline_summary(metrics: list[dict[str, dict[str, float]]], pair, source: str,
+                      mode: str, **extra) -> RetrievalBaseline:
+    """Summaries over seeds of the top-1 numbers of runs' ``metrics`` (protocol -> values)."""
+    protocols = {proto: BaselineRetrieval(**{k: Summary.of([m[proto][k] for m in metrics])
+                                             for k in BaselineRetrieval.METRICS})
+                 for proto in ("validation", "paper")}
+    return RetrievalBaseline(pair=tuple(pair), features_source=source, features=mode,
+                             **protocols, **extra)
 
 
-def _srnn_clip(cfg: ExperimentConfig, frames: dict, pair_idx: dict, pair, quiet: bool) -> dict:
+def _srnn_clip(cfg: ExperimentConfig, frames: dict, pair_idx: dict, pair,
+               quiet: bool) -> RetrievalBaseline:
     """Fully trainable spiking encoders + the same heads and loss (the paper's SRNN-CLIP)."""
     from rram_lsm.baselines import SpikingRNN, SRNNDual
     from rram_lsm.heads.train import RetrievalSet, train_heads
@@ -330,15 +300,14 @@ def _srnn_clip(cfg: ExperimentConfig, frames: dict, pair_idx: dict, pair, quiet:
         res = train_heads(fa["train"][idx.train_aud].astype(np.float32),
                           fi["train"][idx.train_img].astype(np.float32), idx.train_y, val, evals,
                           heads, seed=seed, model=model)
-        runs.append({"metrics": res.metrics, "best_epoch": res.best_epoch})
-    out = _baseline_summary(runs, pair, "trainable", "rate")
-    out["epochs"] = bc.epochs
-    out["note"] = ("SRNN weights init N(0, 1/n_in), Vth 1, const 1 (a trainable net needs a "
-                   "trainable scale); surrogate gradient as the reference (lens 0.25)")
-    return out
+        runs.append(res.metrics)
+    return _baseline_summary(
+        runs, pair, "trainable", "rate", epochs=bc.epochs,
+        note=("SRNN weights init N(0, 1/n_in), Vth 1, const 1 (a trainable net needs a "
+              "trainable scale); surrogate gradient as the reference (lens 0.25)"))
 
 
-def _costs(cfg: ExperimentConfig, enc: dict, pair_idx: dict, frames: dict) -> dict:
+def _costs(cfg: ExperimentConfig, enc: dict, pair_idx: dict, frames: dict) -> Costs:
     from rram_lsm.experiments.costs import (
         DigitalEnergy,
         head_macs,
@@ -376,9 +345,51 @@ def _costs(cfg: ExperimentConfig, enc: dict, pair_idx: dict, frames: dict) -> di
             + head_macs(fdim_a, h.proj_dim, h.n_layers),
             dense_lsm_macs_per_sample=reservoir_macs(ci.n_inputs, ci.n_neurons, t_img)
             + reservoir_macs(ca.n_inputs, ca.n_neurons, t_aud),
-            digital=digital)
-        energy["note"] = "one image + one audio inference; RRAM energy from the macro ledger"
-    return {"training": train, "training_ratio": train["training_ratio"],
-            "energy": energy,
-            "energy_ratio": energy["energy_ratio"] if energy else None,
-            "paper": {"training_ratio": 152.83, "energy_ratio": 23.34}}
+            digital=digital,
+            note="one image + one audio inference; RRAM energy from the macro ledger")
+    return Costs(training=train, energy=energy)
+
+
+# --- a run folder from a config: what `rram-lsm run` does ------------------------------------------
+
+
+
+def default_config_path() -> Path | None:
+    """The demo config `rram-lsm run` uses without one: the shipped
+    ``zero_shot_default.yaml`` (package data, `crossbar.resources`); None if it is missing, and
+    then the built-in defaults apply, which are the same demo."""
+    from crossbar.resources import config_file
+
+    return config_file("zero_shot_default.yaml", required=False)
+
+
+def resolve_config(config: str | os.PathLike | ExperimentConfig | None = None,
+                   overrides: list[str] | None = None) -> ExperimentConfig:
+    """A validated config from a YAML path, a config object or None (the default demo), with
+    ``--set``-style ``overrides`` ("dotted.key=yaml-value"); `ConfigError` on bad input."""
+    from rram_lsm.experiments.config import experiment_config_from_dict, load_experiment_config
+
+    if isinstance(config, ExperimentConfig):
+        if not overrides:
+            return config
+        return experiment_config_from_dict(config.model_dump(mode="json"), config.name, overrides)
+    return load_experiment_config(default_config_path() if config is None else config, overrides)
+
+
+def new_run_dir(name: str, out: str | os.PathLike | None = None, force: bool = False) -> Path:
+    """Create the run folder: ``out``, or ``runs/<name>-<YYYYmmdd-HHMMSS>`` under the working
+    directory; a non-empty folder is refused (`InputError`) unless ``force``."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return prepare_output_dir(out or Path("runs") / f"{name}-{stamp}", force)
+
+
+def run(config: str | os.PathLike | ExperimentConfig | None = None, *,
+        overrides: list[str] | None = None, out: str | os.PathLike | None = None,
+        data_root: str | os.PathLike = "data_cache", force: bool = False,
+        quiet: bool = False) -> tuple[Path, ExperimentResults]:
+    """Resolve the config (see `resolve_config`), create the run folder (see `new_run_dir`) and run
+    the experiment into it; returns ``(run_dir, results)``. Bad input raises `InputError` before
+    anything is written."""
+    cfg = resolve_config(config, overrides)
+    run_dir = new_run_dir(cfg.name, out, force)
+    return run_dir, run_experiment(cfg, run_dir, data_root, quiet=quiet)

@@ -7,10 +7,20 @@ are evaluated on seen-class test pairs (chance 1/|seen|) and on the held-out pai
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from rram_lsm.experiments.results import (
+    Chance,
+    PairedSummary,
+    PairRun,
+    SplitRetrieval,
+    Summary,
+    ZeroShotEntry,
+    ZeroShotResults,
+)
 from rram_lsm.heads.retrieval import chance_top1
 from rram_lsm.heads.train import HeadConfig, RetrievalSet, train_heads
 
@@ -35,9 +45,9 @@ class PairIndex:
     unseen_y: np.ndarray
 
     @property
-    def chance(self) -> dict[str, float]:
-        return {"seen": chance_top1(self.seen_y, self.seen_y),
-                "unseen": chance_top1(self.unseen_y, self.unseen_y)}
+    def chance(self) -> Chance:
+        return Chance(seen=chance_top1(self.seen_y, self.seen_y),
+                      unseen=chance_top1(self.unseen_y, self.unseen_y))
 
 
 def pair_indices(splits: dict, pair: tuple[int, int], pool: tuple[int, ...],
@@ -63,7 +73,7 @@ def pair_indices(splits: dict, pair: tuple[int, int], pool: tuple[int, ...],
 
 
 def run_pair(feats_img: dict[str, np.ndarray], feats_aud: dict[str, np.ndarray], idx: PairIndex,
-             heads: HeadConfig, seed: int, patience: int | None) -> dict:
+             heads: HeadConfig, seed: int, patience: int | None) -> PairRun:
     """Train heads for one held-out pair and return metrics of both protocols + history."""
     tr_i, tr_a = feats_img["train"], feats_aud["train"]
     te_i, te_a = feats_img["test"], feats_aud["test"]
@@ -75,13 +85,49 @@ def run_pair(feats_img: dict[str, np.ndarray], feats_aud: dict[str, np.ndarray],
     }
     res = train_heads(tr_a[idx.train_aud], tr_i[idx.train_img], idx.train_y, val, evals, heads,
                       seed=seed, patience=patience)
-    out = {"pair": list(idx.pair), "seed": seed, "best_epoch": res.best_epoch,
-           "metrics": res.metrics, "history": res.history, "chance": idx.chance}
-    return out
+    return PairRun(pair=tuple(idx.pair), seed=seed, best_epoch=res.best_epoch,
+                   metrics=res.metrics, history=res.history, chance=idx.chance)
 
 
-def run_pairs_job(job: dict) -> list[dict]:
+def run_pairs_job(job: dict) -> list[PairRun]:
     """Picklable entry point for a worker process: every held-out pair of one (seed, source,
     feature mode), so that the features travel to the worker once."""
-    return [run_pair(job["img"], job["aud"], idx, job["heads"], job["seed"], job["patience"])
+    return [replace(run_pair(job["img"], job["aud"], idx, job["heads"], job["seed"],
+                             job["patience"]), source=job["source"], mode=job["mode"])
             for idx in job["indices"]]
+
+
+def summarise_zero_shot(runs: list[PairRun], feature_modes: list[str],
+                        held_out_pairs: list[tuple[int, int]]) -> ZeroShotResults:
+    """Aggregate per (protocol, mode, source): seen / unseen, per seed (mean over pairs) and per
+    pair (mean over seeds); the headline features are the first feature mode."""
+    by: dict = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        for proto in ("validation", "paper"):
+            by[(proto, r.mode, r.source)][(tuple(r.pair), r.seed)].append(r.metrics[proto])
+    tables: dict[str, dict] = {}
+    for (proto, mode, source), cells in by.items():
+        pairs = sorted({p for p, _ in cells})
+        seeds = sorted({s for _, s in cells})
+        splits = {}
+        for split in ("seen", "unseen"):
+            values = {}
+            for metric in SplitRetrieval.METRICS:
+                key = f"{split}_{metric}"
+                per_seed = [float(np.mean([cells[(p, s)][0][key] for p in pairs])) for s in seeds]
+                if split == "unseen":
+                    per_pair = {f"{p[0]}/{p[1]}": Summary.of([cells[(p, s)][0][key] for s in seeds])
+                                for p in pairs}
+                    values[metric] = PairedSummary(**vars(Summary.of(per_seed)), per_pair=per_pair)
+                else:
+                    values[metric] = Summary.of(per_seed)
+            splits[split] = SplitRetrieval(**values)
+        best = Summary.of([r.best_epoch[proto] for r in runs if r.mode == mode and r.source == source])
+        tables.setdefault(proto, {}).setdefault(mode, {})[source] = ZeroShotEntry(
+            seen=splits["seen"], unseen=splits["unseen"], best_epoch=best)
+    return ZeroShotResults(
+        by_features=tables.get("validation", {}), paper_by_features=tables.get("paper", {}),
+        headline_features=feature_modes[0],
+        chance=Chance(seen=float(np.mean([r.chance.seen for r in runs])),
+                      unseen=float(np.mean([r.chance.unseen for r in runs]))),
+        held_out_pairs=[tuple(p) for p in held_out_pairs])
