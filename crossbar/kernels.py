@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from crossbar import readchain as rc
 from crossbar.rng import stream_word, table_normal
 
 # Pulse-engine operation kinds and conditions (also the firmware opcodes).
@@ -28,18 +29,6 @@ PRISTINE, FORMED, STUCK_LOW, STUCK_HIGH = 0, 1, 2, 3
 VERIFY_NONE, VERIFY_BELOW, VERIFY_PASS, VERIFY_ABOVE = 0, 1, 2, 3
 
 
-@njit(cache=True, inline="always")
-def _adc(i_ua: float, lsb_ua: float, code_min: int, code_max: int) -> tuple[float, int]:  # pragma: no cover
-    if lsb_ua <= 0.0:
-        return i_ua, 0
-    code = np.rint(i_ua / lsb_ua)
-    if code < code_min:
-        code = code_min
-    elif code > code_max:
-        code = code_max
-    return code * lsb_ua, np.int64(code)
-
-
 @njit(cache=True, parallel=True)
 def adc_quantize(i_ua, lsb_ua, code_min, code_max):  # pragma: no cover - compiled
     """Quantise currents [B, C] (uA) to codes in [code_min, code_max]; returns (values, codes)."""
@@ -48,19 +37,10 @@ def adc_quantize(i_ua, lsb_ua, code_min, code_max):  # pragma: no cover - compil
     codes = np.empty((b_n, c_n), np.int32)
     for b in prange(b_n):
         for j in range(c_n):
-            v, c = _adc(i_ua[b, j], lsb_ua, code_min, code_max)
+            v, c = rc.adc_read(i_ua[b, j], lsb_ua, code_min, code_max)
             out[b, j] = v
             codes[b, j] = c
     return out, codes
-
-
-@njit(cache=True, inline="always")
-def _ir_drop(s_us: float, v_read: float, r_ohm: float) -> float:  # pragma: no cover
-    # First-order IR drop: the column's summed conductance S sits in series with a lumped wire
-    # resistance r, so I = V * S / (1 + r * S) (S converted from uS to S).
-    if r_ohm > 0.0:
-        return v_read * s_us / (1.0 + r_ohm * s_us * 1e-6)
-    return v_read * s_us
 
 
 @njit(cache=True)
@@ -116,10 +96,10 @@ def mvm_percell(x, gp, gm, sp, sm, differential, noise, v_read, r_ohm, seed, tab
                 _accumulate_percell(accm, xi, gm[i], sm[i], seed,
                                     ((b * 2 + 1) * r_n + i) * nblk, table, noise)
         for j in range(c_n):
-            cur = _ir_drop(accp[j], v_read, r_ohm)
+            cur = rc.ir_drop(accp[j], v_read, r_ohm)
             if differential:
-                cur -= _ir_drop(accm[j], v_read, r_ohm)
-            v, c = _adc(cur, lsb_ua, code_min, code_max)
+                cur -= rc.ir_drop(accm[j], v_read, r_ohm)
+            v, c = rc.adc_read(cur, lsb_ua, code_min, code_max)
             out[b, j] = v
             codes[b, j] = c
     return out, codes
@@ -163,7 +143,7 @@ def mvm_output_noise(x, w, s2, noise, v_read, seed, table, lsb_ua, code_min, cod
                 cur = mu[j]
                 if noise:
                     cur += np.sqrt(var[j]) * table_normal(wd, q, table)
-                v, c = _adc(v_read * cur, lsb_ua, code_min, code_max)
+                v, c = rc.adc_read(v_read * cur, lsb_ua, code_min, code_max)
                 out[b, j] = v
                 codes[b, j] = c
     return out, codes
@@ -221,7 +201,7 @@ def apply_pulses(kind, cell, v_cell, t_ns, icc_ua, cond, lo_us, hi_us, z,
             g = g_prog[c]
             if status[c] == FORMED:
                 g = g * ((t - t_prog[c] + t0_s) / t0_s) ** (-nu[c])
-            sig = np.sqrt((noise_rel * g) ** 2 + noise_floor_us ** 2)
+            sig = rc.read_sigma(g, noise_rel, noise_floor_us)
             r = g + sig * z[k]
             reads[k] = r
             applied[k] = True

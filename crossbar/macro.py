@@ -18,8 +18,10 @@ import numpy as np
 from crossbar import kernels as K
 from crossbar.device import CellArrays, drifted, read_sigma, sample_cells
 from crossbar.errors import InputError
+from crossbar.layout import Region
 from crossbar.ledger import Ledger
-from crossbar.periphery import Adc, percentile_range
+from crossbar.periphery import Adc
+from crossbar.readchain import adc_full_scale_ua, wire_resistance_ohm
 from crossbar.rng import NORMAL_TABLE, draw_seed
 from crossbar.spec import MacroSpec, load_preset
 
@@ -37,17 +39,6 @@ class PulseResult:
     reads_done: int
     energy_j: float
     time_s: float
-
-
-@dataclass(frozen=True)
-class Region:
-    """A rectangle of cells in one array: rows [r0, r1), cols [c0, c1)."""
-
-    array: int
-    r0: int
-    r1: int
-    c0: int
-    c1: int
 
 
 def _seed_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -372,7 +363,7 @@ def run_mvm(macro: Macro, x: np.ndarray, gp: np.ndarray, gm: np.ndarray, *, diff
         if np.any(x < 0) or np.any(x > 1):
             raise InputError("input levels must lie in [0, 1] (fraction of the read voltage)")
     ir = spec.periphery.ir_drop if ir_drop is None else ir_drop
-    r_ohm = spec.periphery.r_wire_ohm * (r_n + 2 * c_n) / 2.0 if ir else 0.0
+    r_ohm = wire_resistance_ohm(spec.periphery.r_wire_ohm, r_n, c_n) if ir else 0.0
     if noise == "output" and ir:
         raise InputError("noise='output' is exact only without IR drop; use noise='percell'")
     v = spec.read.v_read
@@ -399,16 +390,11 @@ def _resolve_adc(macro, adc, x, gp, gm, differential, range_ua) -> Adc | None:
         return adc
     p = macro.spec.periphery
     if range_ua is None:
-        rule = p.adc_range_rule
-        if rule == "fixed":
-            range_ua = p.adc_fixed_range_ua
-        elif rule == "max":
-            g_top = max(macro.spec.forming.g_formed_max_us, macro.spec.switching.g_max_us)
-            range_ua = macro.spec.read.v_read * g_top * gp.shape[0]
-        else:
+        def ideal_ua() -> np.ndarray:
             w = (gp - gm) if differential else gp
-            range_ua = percentile_range(macro.spec.read.v_read * (np.asarray(x, np.float64) @ w),
-                                        p.adc_percentile)
+            return macro.spec.read.v_read * (np.asarray(x, np.float64) @ w)
+
+        range_ua = adc_full_scale_ua(macro.spec, gp.shape[0], ideal_ua)
     return Adc(p.adc_bits, float(range_ua), signed=differential)
 
 

@@ -9,19 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from crossbar import kernels as K
+from crossbar import readchain_ref as rcr
 from crossbar.rng import normals_ref
 
 
 def adc_quantize_ref(i_ua, lsb_ua, code_min, code_max):
-    i_ua = np.asarray(i_ua, dtype=np.float64)
-    if lsb_ua <= 0:
-        return i_ua.copy(), np.zeros(i_ua.shape, np.int32)
-    codes = np.clip(np.rint(i_ua / lsb_ua), code_min, code_max)
-    return codes * lsb_ua, codes.astype(np.int32)
-
-
-def _ir(s_us, v_read, r_ohm):
-    return v_read * s_us / (1.0 + r_ohm * s_us * 1e-6) if r_ohm > 0 else v_read * s_us
+    """Reference of `crossbar.kernels.adc_quantize`: (values uA, codes int32)."""
+    return rcr.adc_read(i_ua, lsb_ua, code_min, code_max)
 
 
 def mvm_percell_ref(x, gp, gm, sp, sm, differential, noise, v_read, r_ohm, seed,
@@ -42,9 +36,9 @@ def mvm_percell_ref(x, gp, gm, sp, sm, differential, noise, v_read, r_ohm, seed,
             g_read = np.broadcast_to(g[None], (b_n, r_n, c_n))
         return np.einsum("br,brc->bc", x, g_read)
 
-    cur = _ir(column_sums(gp, sp, 0), v_read, r_ohm)
+    cur = rcr.ir_drop(column_sums(gp, sp, 0), v_read, r_ohm)
     if differential:
-        cur = cur - _ir(column_sums(gm, sm, 1), v_read, r_ohm)
+        cur = cur - rcr.ir_drop(column_sums(gm, sm, 1), v_read, r_ohm)
     return adc_quantize_ref(cur, lsb_ua, code_min, code_max)
 
 
@@ -87,7 +81,7 @@ def apply_pulses_ref(kind, cell, v_cell, t_ns, icc_ua, cond, lo_us, hi_us, z,
             continue
         if op in (K.OP_READ, K.OP_VERIFY):
             g = drifted(c) if status[c] == K.FORMED else g_prog[c]
-            r = g + np.sqrt((noise_rel * g) ** 2 + noise_floor_us**2) * z[k]
+            r = g + rcr.read_sigma(g, noise_rel, noise_floor_us) * z[k]
             reads[k], applied[k] = r, True
             n_reads += 1
             e_read += v_read**2 * g * 1e-6 * t_read_ns * 1e-9

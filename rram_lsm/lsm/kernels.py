@@ -21,8 +21,9 @@ with mean ``sum w`` and variance ``sum (sigma+^2 + sigma-^2)`` over the active r
 independent per-cell noise without IR drop); 2 per cell (`lif_encode_percell`: each active
 cell's conductance re-drawn, clipped at 0, first-order IR drop per tile). ADC (as
 `crossbar.periphery.Adc`, signed): ``code = clip(rint(I / lsb), -cmax, cmax)``, value
-``code * lsb``; ``lsb <= 0`` is an ideal read-out. With noise and ADC off the synaptic input is
-exactly ``const * sum w`` (no ``v_read`` round trip).
+``code * lsb``; ``lsb <= 0`` is an ideal read-out. IR drop and ADC are the read chain's
+functions (`crossbar.readchain`), shared with the crossbar kernels. With noise and ADC off the
+synaptic input is exactly ``const * sum w`` (no ``v_read`` round trip).
 
 Random numbers are counter-based (`crossbar.rng`), keyed by the global sample index
 ``g = sample_offset + b``, so results depend neither on batching nor on thread scheduling.
@@ -57,6 +58,7 @@ import numba
 import numpy as np
 from numba import njit
 
+from crossbar import readchain as rc
 from crossbar.rng import SHORT_SHIFT, stream_word
 from rram_lsm.lsm import simd
 
@@ -71,24 +73,6 @@ _ONE = np.uint64(1)
 _MASK_SHORT = np.uint64(0xFFFF >> SHORT_SHIFT)
 _SLOT_SHIFT = (np.uint64(SHORT_SHIFT), np.uint64(16 + SHORT_SHIFT), np.uint64(32 + SHORT_SHIFT),
                np.uint64(48 + SHORT_SHIFT))
-
-
-@njit(cache=True)
-def _adc_code(i_ua, lsb, cmax):  # pragma: no cover - compiled
-    """ADC code of a current (uA): rint(I / lsb) clipped to [-cmax, cmax] (branch-free)."""
-    return min(max(np.rint(i_ua / lsb), -cmax), cmax)
-
-
-@njit(cache=True)
-def _adc(i_ua, lsb, cmax):  # pragma: no cover - compiled
-    return _adc_code(i_ua, lsb, cmax) * lsb
-
-
-@njit(cache=True)
-def _ir(s_us, v_read, r_ohm):  # pragma: no cover - compiled
-    if r_ohm > 0.0:
-        return v_read * s_us / (1.0 + r_ohm * s_us * 1e-6)
-    return v_read * s_us
 
 
 @njit(cache=True)
@@ -313,8 +297,7 @@ def _lif_encode_events(frames, w, s2, n, tiles, tile_lsb, tile_cmax, row_g, cons
                             uq = np.uint64(q)
                             j = u0 + uq
                             cur = v_read * (mu[uq] + np.sqrt(var[uq]) * z[j])
-                            code = min(max(np.rint(cur / lsb_d), -cmax_d), cmax_d)
-                            syn[j] += c * (code * lsb_v)
+                            syn[j] += c * rc.adc_code_scaled(cur, lsb_d, -cmax_d, cmax_d, lsb_v)
                     else:
                         for q in range(m_o):
                             uq = np.uint64(q)
@@ -325,8 +308,8 @@ def _lif_encode_events(frames, w, s2, n, tiles, tile_lsb, tile_cmax, row_g, cons
                     for q in range(m_o):
                         uq = np.uint64(q)
                         j = u0 + uq
-                        code = min(max(np.rint(v_read * mu[uq] / lsb_d), -cmax_d), cmax_d)
-                        syn[j] += c * (code * lsb_v)
+                        syn[j] += c * rc.adc_code_scaled(v_read * mu[uq], lsb_d, -cmax_d, cmax_d,
+                                                         lsb_v)
                 else:
                     for q in range(m_o):
                         uq = np.uint64(q)
@@ -424,9 +407,9 @@ def lif_encode_percell(frames, gp, gm, sp, sm, tiles, tile_lsb, tile_cmax, tile_
                 led[b, k, 0] += n_act
                 led[b, k, 1] += e_rows
                 for j in range(o0, o1):
-                    cur = _ir(accp[j], v_read, rohm) - _ir(accm[j], v_read, rohm)
+                    cur = rc.ir_drop(accp[j], v_read, rohm) - rc.ir_drop(accm[j], v_read, rohm)
                     if lsb > 0.0:
-                        cur = _adc(cur, lsb, cmax)
+                        cur = rc.adc_value(cur, lsb, -cmax, cmax)
                     syn[j] += c * (cur / v_read)
             _lif_step(u, spk, syn, decay, v_th, reset_zero, counts, b, t * n_windows // t_n,
                       raster, t, record)

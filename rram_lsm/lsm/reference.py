@@ -9,23 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from crossbar import readchain_ref as rcr
 from crossbar.rng import normals_ref, short_normals_ref
-
-
-def _code(cur: np.ndarray, lsb: float, cmax: float) -> np.ndarray:
-    """ADC codes: rint(I / lsb) clipped to the symmetric range (float64)."""
-    cur = np.asarray(cur, dtype=np.float64)
-    return np.clip(np.rint(cur / lsb), -cmax, cmax)
-
-
-def _adc(cur: np.ndarray, lsb: float, cmax: float) -> np.ndarray:
-    return _code(cur, lsb, cmax) * lsb
-
-
-def _ir(s_us: np.ndarray, v_read: float, r_ohm: float) -> np.ndarray:
-    if r_ohm > 0:
-        return v_read * s_us / (1.0 + r_ohm * s_us * 1e-6)
-    return v_read * s_us
 
 
 def lif_encode_ref(frames, w, tiles, tile_lsb, tile_cmax, consts, decay, v_th, v_read,
@@ -70,9 +55,10 @@ def lif_encode_ref(frames, w, tiles, tile_lsb, tile_cmax, consts, decay, v_th, v
                         zm = normals_ref(seed, ((step_key * 2 + 1) * r_n + i) * nblk, n)[o0:o1]
                         accp += np.maximum(gp[i, o0:o1] + sp[i, o0:o1] * zp.astype(dt), 0)
                         accm += np.maximum(gm[i, o0:o1] + sm[i, o0:o1] * zm.astype(dt), 0)
-                    cur = _ir(accp, v_read, tile_rohm[k]) - _ir(accm, v_read, tile_rohm[k])
-                    if lsb > 0:
-                        cur = _adc(cur, lsb, cmax)
+                    cur = rcr.ir_drop(accp, v_read, tile_rohm[k]) \
+                        - rcr.ir_drop(accm, v_read, tile_rohm[k])
+                    if lsb > 0:  # the per-cell kernel rounds in float64
+                        cur = rcr.adc_value(np.asarray(cur, np.float64), lsb, -cmax, cmax)
                     syn[o0:o1] += c * (cur / v_read)
                     continue
                 mu = np.zeros(o1 - o0, dt)
@@ -87,13 +73,13 @@ def lif_encode_ref(frames, w, tiles, tile_lsb, tile_cmax, consts, decay, v_th, v
                     z = short_normals_ref(seed, (step_key * n_tiles + k) * nblk, n)[o0:o1]
                     cur = v_d * (mu + np.sqrt(var) * z.astype(dt))
                     if lsb > 0:
-                        code = np.clip(np.rint(cur / lsb_d), -cmax_d, cmax_d)
-                        syn[o0:o1] += c * (code * (lsb_d / v_d))
+                        syn[o0:o1] += c * rcr.adc_code_scaled(cur, lsb_d, -cmax_d, cmax_d,
+                                                              lsb_d / v_d)
                     else:
                         syn[o0:o1] += c * (cur / v_d)
                 elif lsb > 0:
-                    code = np.clip(np.rint(v_d * mu / lsb_d), -cmax_d, cmax_d)
-                    syn[o0:o1] += c * (code * (lsb_d / v_d))
+                    syn[o0:o1] += c * rcr.adc_code_scaled(v_d * mu, lsb_d, -cmax_d, cmax_d,
+                                                          lsb_d / v_d)
                 else:
                     syn[o0:o1] += c * mu
             if reset_zero:
