@@ -36,7 +36,10 @@ def read_sigma(g_us, noise_relative, noise_floor_us):  # pragma: no cover - comp
 @njit(cache=True, inline="always")
 def ir_drop(s_us, v_read, r_ohm):  # pragma: no cover - compiled
     """Column current (uA) of summed conductance ``s_us`` read at ``v_read`` through a lumped
-    wire resistance ``r_ohm`` (first order: I = V S / (1 + r S), S in siemens; r <= 0: off)."""
+    wire resistance ``r_ohm`` (first order: I = V S / (1 + r S), S in siemens; r <= 0: off).
+
+    The kernels pass ``r_ohm`` as float64, so with IR drop on the division runs in float64
+    whatever the dtype of ``s_us``."""
     if r_ohm > 0.0:
         return v_read * s_us / (1.0 + r_ohm * s_us * 1e-6)
     return v_read * s_us
