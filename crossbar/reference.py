@@ -18,8 +18,9 @@ def adc_quantize_ref(i_ua, lsb_ua, code_min, code_max):
     return rcr.adc_read(i_ua, lsb_ua, code_min, code_max)
 
 
-def mvm_percell_ref(x, gp, gm, sp, sm, differential, noise, v_read, r_ohm, seed,
-                    lsb_ua, code_min, code_max):
+def mvm_percell_ref(x, gp, gm, sp, sm, differential, noise, seed, read):
+    """Reference of `crossbar.kernels.mvm_percell` (same arguments but the normal table)."""
+    v_read, r_ohm = read.v_read, read.r_ohm
     x = np.asarray(x, dtype=np.float64)
     b_n, r_n = x.shape
     c_n = gp.shape[1]
@@ -39,10 +40,11 @@ def mvm_percell_ref(x, gp, gm, sp, sm, differential, noise, v_read, r_ohm, seed,
     cur = rcr.ir_drop(column_sums(gp, sp, 0), v_read, r_ohm)
     if differential:
         cur = cur - rcr.ir_drop(column_sums(gm, sm, 1), v_read, r_ohm)
-    return adc_quantize_ref(cur, lsb_ua, code_min, code_max)
+    return adc_quantize_ref(cur, read.lsb_ua, read.code_min, read.code_max)
 
 
-def mvm_output_noise_ref(x, w, s2, noise, v_read, seed, lsb_ua, code_min, code_max):
+def mvm_output_noise_ref(x, w, s2, noise, seed, read):
+    """Reference of `crossbar.kernels.mvm_output_noise` (same arguments but the table)."""
     x = np.asarray(x, dtype=np.float64)
     b_n = x.shape[0]
     c_n = w.shape[1]
@@ -51,15 +53,18 @@ def mvm_output_noise_ref(x, w, s2, noise, v_read, seed, lsb_ua, code_min, code_m
     if noise:
         z = normals_ref(seed, np.arange(b_n) * ((c_n + 3) // 4), c_n)
         cur = mu + np.sqrt((x * x) @ s2) * z
-    return adc_quantize_ref(v_read * cur, lsb_ua, code_min, code_max)
+    return adc_quantize_ref(read.v_read * cur, read.lsb_ua, read.code_min, read.code_max)
 
 
 def apply_pulses_ref(kind, cell, v_cell, t_ns, icc_ua, cond, lo_us, hi_us, z,
-                     g_prog, t_prog, nu, vbd, g_latent, status,
-                     t_start_s, t0_s, v_read, t_read_ns, noise_rel, noise_floor_us,
-                     g_min_us, g_max_us, v_set_th, v_reset_th, set_rate, reset_rate, t_ref_ns,
-                     c2c_std, icc_nominal_ua, e_write_overhead_j):
+                     g_prog, t_prog, nu, vbd, g_latent, status, t_start_s, physics):
     """Line-by-line python version of `crossbar.kernels.apply_pulses` (same signature)."""
+    p = physics
+    t0_s, v_read, t_read_ns, noise_rel, noise_floor_us = (p.t0_s, p.v_read, p.t_read_ns,
+                                                          p.noise_rel, p.noise_floor_us)
+    g_min_us, g_max_us, v_set_th, v_reset_th = p.g_min_us, p.g_max_us, p.v_set_th, p.v_reset_th
+    set_rate, reset_rate, t_ref_ns, c2c_std = p.set_rate, p.reset_rate, p.t_ref_ns, p.c2c_std
+    icc_nominal_ua, e_write_overhead_j = p.icc_nominal_ua, p.e_write_overhead_j
     n = len(kind)
     reads = np.full(n, np.nan)
     applied = np.zeros(n, bool)
