@@ -213,16 +213,14 @@ class LiquidStateMachine:
         engine = engine or cfg.engine
         noise = ("off" if syn.ideal else syn.noise) if noise is None else noise
         w = syn.w if w is None else w
-        tiles = syn.tile_table()
         cal = self.adc_calibration
         n_t = len(syn.tiles)
         use_adc = syn.adc and not syn.ideal and not ideal_adc and cal is not None
-        lsb = cal.lsb_ua if use_adc else np.zeros(n_t)
-        cmax = cal.code_max if cal is not None else np.zeros(n_t)
-        rohm = syn.tile_rohm
-        consts = self.consts.astype(dt)
+        tiles = K.TileParams(syn.tile_table(), cal.lsb_ua if use_adc else np.zeros(n_t),
+                             cal.code_max if cal is not None else np.zeros(n_t), syn.tile_rohm,
+                             syn.row_g, self.consts.astype(dt))
         v_read = 1.0 if syn.ideal else syn.spec.read.v_read
-        reset_zero = cfg.reset == "zero"
+        lif = K.lif_params(dt, cfg.decay, cfg.v_th, v_read, cfg.reset == "zero")
         if noise == "percell":
             sp, sm = syn.sigmas
             arrays = {"gp": syn.gp.astype(dt), "gm": syn.gm.astype(dt), "sp": sp.astype(dt),
@@ -232,37 +230,31 @@ class LiquidStateMachine:
             arrays["s2"] = np.ascontiguousarray(syn.s2 if noise == "output" else
                                                 np.zeros((1, 1)), dtype=dt)
         if engine == "numba":
-            table = _TABLES[dt]
-            scalars = (dt.type(cfg.decay), dt.type(cfg.v_th), dt.type(v_read), reset_zero)
             if noise == "percell":
                 def make(fr, off):
                     return (fr, arrays["gp"], arrays["gm"], arrays["sp"], arrays["sm"], tiles,
-                            lsb, cmax, rohm, syn.row_g, consts, *scalars, np.uint64(seed),
-                            int(off), table, int(n_windows), bool(record))
+                            lif, np.uint64(seed), int(off), _TABLES[dt], int(n_windows),
+                            bool(record))
 
                 return K.run_threaded(K.lif_encode_percell, frames, sample_offset, make)
             s2 = arrays["s2"] if noise == "output" else np.zeros_like(arrays["w"][:1])
 
             def make(fr, off):
-                return (fr, arrays["w"], s2, tiles, lsb, cmax, syn.row_g, consts, *scalars,
-                        noise == "output", np.uint64(seed), int(off), _SHORT_TABLES[dt],
-                        int(n_windows), bool(record))
+                return (fr, arrays["w"], s2, tiles, lif, noise == "output", np.uint64(seed),
+                        int(off), _SHORT_TABLES[dt], int(n_windows), bool(record))
 
             return K.run_threaded(K.lif_encode, frames, sample_offset, make)
-        kw = dict(s2=arrays.get("s2"), gp=arrays.get("gp"), gm=arrays.get("gm"),
-                  sp=arrays.get("sp"), sm=arrays.get("sm"), tile_rohm=rohm, row_g=syn.row_g)
-        args = (frames, arrays.get("w"), tiles, lsb, cmax, consts, dt.type(cfg.decay),
-                dt.type(cfg.v_th), dt.type(v_read), reset_zero, noise, seed,
-                int(sample_offset), int(n_windows))
+        # the torch engine and the reference: the same parameters in the same order
+        args = (frames, tiles, lif, noise, seed, int(sample_offset), int(n_windows), bool(record))
+        weights = {k: arrays.get(k) for k in ("w", "s2", "gp", "gm", "sp", "sm")}
         if engine == "torch":
             from rram_lsm.lsm.torch_engine import lif_encode_torch
 
-            return lif_encode_torch(*args, bool(record), device=device or cfg.device, **kw)
+            return lif_encode_torch(*args, device=device or cfg.device, **weights)
         if engine == "reference":
             from rram_lsm.lsm.reference import lif_encode_ref
 
-            counts, mem, raster, led = lif_encode_ref(*args, **kw)
-            return counts, mem, (raster if record else raster[:0]), led
+            return lif_encode_ref(*args, **weights)
         raise InputError(f"unknown engine '{engine}' (numba, torch, reference)")
 
     def encode(self, frames: np.ndarray, batch_size: int = 1024, *, engine: str | None = None,

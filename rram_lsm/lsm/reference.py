@@ -13,24 +13,25 @@ from crossbar import readchain_ref as rcr
 from crossbar.rng import normals_ref, short_normals_ref
 
 
-def lif_encode_ref(frames, w, tiles, tile_lsb, tile_cmax, consts, decay, v_th, v_read,
-                   reset_zero, noise, seed, sample_offset, n_windows, *, s2=None, gp=None,
-                   gm=None, sp=None, sm=None, tile_rohm=None, row_g=None):
+def lif_encode_ref(frames, tiles, lif, noise, seed, sample_offset, n_windows, record=True, *,
+                   w=None, s2=None, gp=None, gm=None, sp=None, sm=None):
     """Reference of `kernels.lif_encode` / `kernels.lif_encode_percell`.
 
-    ``noise``: "off", "output" (needs ``s2``) or "percell" (needs gp, gm, sp, sm; ``w`` is then
-    unused). Other arguments as in the kernels. Returns (counts [B, K, N], final membrane
-    [B, N], raster [B, T, N], ledger [B, n_tiles, 2]).
+    ``tiles``: a `kernels.TileParams`; ``lif``: a `kernels.LifParams`. ``noise``: "off",
+    "output" (needs ``w``, ``s2``) or "percell" (needs gp, gm, sp, sm). Other arguments as in
+    the kernels. Returns (counts [B, K, N], final membrane [B, N], raster [B, T, N] (empty
+    [0, T, N] unless ``record``), ledger [B, n_tiles, 2]).
     """
     frames = np.asarray(frames)
     b_n, t_n, n_in = frames.shape
     r_n, n = (gp if noise == "percell" else w).shape
     dt = (gp if noise == "percell" else w).dtype
     nblk = (n + 3) // 4
-    tiles = np.asarray(tiles, np.int64)
+    tile_lsb, tile_cmax, tile_rohm, row_g, consts = (tiles.lsb, tiles.cmax, tiles.rohm,
+                                                     tiles.row_g, tiles.consts)
+    decay, v_th, v_read, reset_zero = lif
+    tiles = np.asarray(tiles.bounds, np.int64)
     n_tiles = tiles.shape[0]
-    row_g = np.zeros((n_tiles, r_n)) if row_g is None else row_g
-    tile_rohm = np.zeros(n_tiles) if tile_rohm is None else tile_rohm
     counts = np.zeros((b_n, n_windows, n), np.int32)
     mem = np.zeros((b_n, n), dt)
     raster = np.zeros((b_n, t_n, n), np.uint8)
@@ -92,7 +93,7 @@ def lif_encode_ref(frames, w, tiles, tile_lsb, tile_cmax, consts, decay, v_th, v
             counts[b, t * n_windows // t_n] += spk
             raster[b, t] = spk
         mem[b] = u
-    return counts, mem, raster, led
+    return counts, mem, (raster if record else raster[:0]), led
 
 
 def lif_dense_ref(frames, w_in, w_rec, const_in, const_rec, decay, v_th, reset_zero=True):

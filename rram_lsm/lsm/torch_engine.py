@@ -32,20 +32,20 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
-def lif_encode_torch(frames, w, tiles, tile_lsb, tile_cmax, consts, decay, v_th, v_read,
-                     reset_zero, noise, seed, sample_offset, n_windows, record, *, s2=None,
-                     gp=None, gm=None, sp=None, sm=None, tile_rohm=None, row_g=None,
-                     device="cpu"):
-    """Same arguments and returns as `reference.lif_encode_ref` (numpy in, numpy out);
-    the working dtype is that of ``w`` (or ``gp`` for per-cell noise)."""
+def lif_encode_torch(frames, tiles, lif, noise, seed, sample_offset, n_windows, record, *,
+                     w=None, s2=None, gp=None, gm=None, sp=None, sm=None, device="cpu"):
+    """Same arguments and returns as `reference.lif_encode_ref` (numpy in, numpy out), plus
+    ``device``; the working dtype is that of ``w`` (or ``gp`` for per-cell noise)."""
     dev = resolve_device(device)
     base = gp if noise == "percell" else w
     dt = _torch_dtype(base.dtype)
     b_n, t_n, n_in = frames.shape
     r_n, n = base.shape
+    tile_lsb, tile_cmax, tile_rohm, row_g, consts = (tiles.lsb, tiles.cmax, tiles.rohm,
+                                                     tiles.row_g, tiles.consts)
+    decay, v_th, v_read, reset_zero = lif
+    tiles = np.asarray(tiles.bounds, np.int64)
     n_tiles = len(tiles)
-    row_g = np.zeros((n_tiles, r_n)) if row_g is None else row_g
-    tile_rohm = np.zeros(n_tiles) if tile_rohm is None else tile_rohm
 
     def T(a):
         return torch.as_tensor(np.ascontiguousarray(a), device=dev, dtype=dt)
