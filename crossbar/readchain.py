@@ -11,7 +11,12 @@ caller passes scalars of that dtype). `crossbar.readchain_ref` is their numpy re
 `rram_lsm.lsm.torch_readchain` their torch twin: a change of the read model is made in those
 three places. Units: conductance uS, current uA (V * uS), resistance ohm.
 
-The full-scale rule `adc_full_scale_ua` is plain python (it runs once per calibration).
+The full-scale rule `adc_full_scale_ua` and the lumped wire resistance `wire_resistance_ohm`
+are plain python (they run once per calibration / tile).
+
+Caching: numba's on-disk cache of a kernel is keyed by the kernel's own source file only, so
+after editing a function here delete the ``__pycache__`` folders of ``crossbar`` and
+``rram_lsm/lsm`` (or point ``NUMBA_CACHE_DIR`` at a fresh folder) before running the kernels.
 """
 
 from __future__ import annotations

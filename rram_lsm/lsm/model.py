@@ -13,9 +13,12 @@ ADC calibration (sources ``macro`` / ``measured`` with ``analog.adc``): the full
 tile's ADC is fixed before the run. `calibrate` runs the reservoir with ideal arithmetic on the
 first ``analog.calibration_samples`` samples (weights at calibration time, i.e. before drift),
 records every step's column currents ``v_read * [x[t]; s[t-1]] . W_tile`` and applies the
-preset's range rule (``percentile``: that percentile of |current|; ``max``/``fixed`` as in
-`crossbar.macro`). If `encode` finds the ADCs uncalibrated it calibrates on the first samples of
-the data it was given. Calibration passes are not booked in the ledger.
+preset's range rule (`crossbar.readchain.adc_full_scale_ua`, shared with `crossbar.macro`:
+``percentile``: that percentile of |current|; ``max``, ``fixed``). The result is an immutable
+`crossbar.periphery.AdcCalibration` on the LSM (`LiquidStateMachine.adc_calibration`),
+replaced by every `calibrate`; the synapses and their tiles hold no ADC state. If `encode`
+finds the ADCs uncalibrated it calibrates on the first samples of the data it was given.
+Calibration passes are not booked in the ledger.
 """
 
 from __future__ import annotations
