@@ -41,11 +41,12 @@ def main() -> None:
 
     import torch
 
-    from crossbar import DifferentialMatrix, Macro, load_preset
+    from crossbar import DifferentialMatrix, Macro, load_preset, readchain_ref
     from crossbar import kernels as K
     from crossbar.device import read_sigma
     from crossbar.periphery import Adc, percentile_range
     from crossbar.rng import NORMAL_TABLE
+    from rram_lsm.lsm import torch_readchain
 
     spec = load_preset()
     macro = Macro(spec, seed=args.seed)
@@ -60,14 +61,14 @@ def main() -> None:
     xf = x.astype(np.float64)
     adc = Adc(spec.periphery.adc_bits, percentile_range(v * xf @ w, 99.9), signed=True)
     lsb, cmin, cmax = adc.lsb_ua, adc.code_min, adc.code_max
+    read = K.ReadParams(v, 0.0, lsb, float(cmin), float(cmax))
 
     def numpy_adc(i):
-        return np.clip(np.rint(i / lsb), cmin, cmax) * lsb
+        return readchain_ref.adc_value(i, lsb, cmin, cmax)
 
     # per-cell -------------------------------------------------------------------------------
     def percell_numba():
-        return K.mvm_percell(x, gp, gm, sp, sm, True, True, v, 0.0, 12345, NORMAL_TABLE, lsb,
-                             cmin, cmax)[0]
+        return K.mvm_percell(x, gp, gm, sp, sm, True, True, 12345, NORMAL_TABLE, read)[0]
 
     gen = np.random.default_rng(1)
 
@@ -88,7 +89,7 @@ def main() -> None:
 
     # output-referred ------------------------------------------------------------------------
     def output_numba():
-        return K.mvm_output_noise(x, w, s2, True, v, 777, NORMAL_TABLE, lsb, cmin, cmax)[0]
+        return K.mvm_output_noise(x, w, s2, True, 777, NORMAL_TABLE, read)[0]
 
     def output_numpy():
         mu = xf @ w
@@ -102,7 +103,7 @@ def main() -> None:
             mu = tx @ tw
             cur = v * (mu + torch.sqrt(tx @ ts2) * torch.randn(mu.shape, generator=tgen,
                                                                dtype=mu.dtype))
-            return torch.clamp(torch.round(cur / lsb), cmin, cmax) * lsb
+            return torch_readchain.adc_value(cur, lsb, cmin, cmax)
 
     cases = {
         "percell_numba": percell_numba,

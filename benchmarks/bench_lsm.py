@@ -155,7 +155,7 @@ def _measure(noise: str, frames: np.ndarray, args, over: dict, results: dict, lo
     lsm = LiquidStateMachine(cfg, seed=10)
     lsm.calibrate(frames[:256])
     syn = lsm.synapses
-    tile = syn.tiles[0]
+    cal = lsm.adc_calibration
     v_read = syn.spec.read.v_read
     enc = lsm.encode(frames, batch_size=args.batch)
 
@@ -173,8 +173,8 @@ def _measure(noise: str, frames: np.ndarray, args, over: dict, results: dict, lo
             for b0 in range(0, len(frames), args.batch):
                 out.append(reference_loop(
                     xt[b0:b0 + args.batch], w_in, w_rec, s2_in, s2_rec, cfg.const, cfg.decay,
-                    cfg.v_th, v_read, tile.lsb_ua, float(tile.code_max), noise == "output",
-                    snn_leaky, gen))
+                    cfg.v_th, v_read, float(cal.lsb_ua[0]), float(cal.code_max[0]),
+                    noise == "output", snn_leaky, gen))
             result = torch.cat(out).cpu()
         return result
 

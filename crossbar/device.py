@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from crossbar import readchain_ref
 from crossbar.kernels import FORMED, PRISTINE, STUCK_HIGH, STUCK_LOW
 from crossbar.spec import MacroSpec
 
@@ -89,6 +90,7 @@ def drifted(cells: CellArrays, t_s: float, t0_s: float) -> np.ndarray:
 
 
 def read_sigma(spec: MacroSpec, g_us: np.ndarray) -> np.ndarray:
-    """Per-read noise std (uS) of cells of conductance ``g_us``."""
+    """Per-read noise std (uS) of cells of conductance ``g_us`` (any shape; the read chain's
+    sigma(G) = sqrt((k G)^2 + sigma0^2) with the preset's k and sigma0)."""
     r = spec.read
-    return np.sqrt((r.noise_relative * g_us) ** 2 + r.noise_floor_us**2)
+    return readchain_ref.read_sigma(g_us, r.noise_relative, r.noise_floor_us)

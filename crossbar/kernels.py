@@ -14,9 +14,12 @@ the row with base ``b * ceil(C / 4)``.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
+from crossbar import readchain as rc
 from crossbar.rng import stream_word, table_normal
 
 # Pulse-engine operation kinds and conditions (also the firmware opcodes).
@@ -28,16 +31,40 @@ PRISTINE, FORMED, STUCK_LOW, STUCK_HIGH = 0, 1, 2, 3
 VERIFY_NONE, VERIFY_BELOW, VERIFY_PASS, VERIFY_ABOVE = 0, 1, 2, 3
 
 
-@njit(cache=True, inline="always")
-def _adc(i_ua: float, lsb_ua: float, code_min: int, code_max: int) -> tuple[float, int]:  # pragma: no cover
-    if lsb_ua <= 0.0:
-        return i_ua, 0
-    code = np.rint(i_ua / lsb_ua)
-    if code < code_min:
-        code = code_min
-    elif code > code_max:
-        code = code_max
-    return code * lsb_ua, np.int64(code)
+class ReadParams(NamedTuple):
+    """Scalars of one analog read (all floats: numba compiles one signature for them).
+
+    v_read (V) on an active word line; r_ohm lumped wire resistance of the region for the
+    first-order IR drop (0: off); ADC lsb_ua (<= 0: ideal read-out) and code range
+    [code_min, code_max] (see `crossbar.periphery.Adc`).
+    """
+
+    v_read: float
+    r_ohm: float
+    lsb_ua: float
+    code_min: float
+    code_max: float
+
+
+class PulsePhysics(NamedTuple):
+    """Scalars of the pulse engine `apply_pulses` (all floats; built from a preset by
+    `crossbar.macro.pulse_physics`). Units: s, V, ns, uS, uA, J."""
+
+    t0_s: float  # drift reference time
+    v_read: float
+    t_read_ns: float
+    noise_rel: float  # read noise: sigma = sqrt((noise_rel G)^2 + noise_floor^2)
+    noise_floor_us: float
+    g_min_us: float  # RESET floor
+    g_max_us: float  # SET ceiling at nominal compliance
+    v_set_th: float
+    v_reset_th: float
+    set_rate: float  # per V over threshold, per t_ref
+    reset_rate: float
+    t_ref_ns: float
+    c2c_std: float  # cycle-to-cycle spread of a pulse's step
+    icc_nominal_ua: float
+    e_write_overhead_j: float
 
 
 @njit(cache=True, parallel=True)
@@ -48,19 +75,10 @@ def adc_quantize(i_ua, lsb_ua, code_min, code_max):  # pragma: no cover - compil
     codes = np.empty((b_n, c_n), np.int32)
     for b in prange(b_n):
         for j in range(c_n):
-            v, c = _adc(i_ua[b, j], lsb_ua, code_min, code_max)
+            v, c = rc.adc_read(i_ua[b, j], lsb_ua, code_min, code_max)
             out[b, j] = v
             codes[b, j] = c
     return out, codes
-
-
-@njit(cache=True, inline="always")
-def _ir_drop(s_us: float, v_read: float, r_ohm: float) -> float:  # pragma: no cover
-    # First-order IR drop: the column's summed conductance S sits in series with a lumped wire
-    # resistance r, so I = V * S / (1 + r * S) (S converted from uS to S).
-    if r_ohm > 0.0:
-        return v_read * s_us / (1.0 + r_ohm * s_us * 1e-6)
-    return v_read * s_us
 
 
 @njit(cache=True)
@@ -85,18 +103,19 @@ def _accumulate_percell(acc, xi, g_row, s_row, seed, base, table, noise):  # pra
 
 
 @njit(cache=True, parallel=True)
-def mvm_percell(x, gp, gm, sp, sm, differential, noise, v_read, r_ohm, seed, table,
-                lsb_ua, code_min, code_max):  # pragma: no cover - compiled
+def mvm_percell(x, gp, gm, sp, sm, differential, noise, seed, table, read):  # pragma: no cover
     """Analog MVM with per-cell, per-read conductance noise.
 
     x: [B, R] input levels in [0, 1] (fraction of ``v_read`` on each row; spikes are 0/1).
     gp, gm: [R, C] conductances (uS) of the positive / negative cell of each column pair
     (``gm`` is ignored unless ``differential``). sp, sm: [R, C] per-cell read-noise std (uS).
     Each active cell's conductance is drawn afresh, clipped at 0, summed per column, passed
-    through the first-order IR drop (``r_ohm`` > 0) and, for pairs, subtracted in analog; the
-    difference current is quantised by the ADC (``lsb_ua`` <= 0: ideal).
-    Returns (values [B, C] uA, codes [B, C] int32).
+    through the first-order IR drop (``read.r_ohm`` > 0) and, for pairs, subtracted in analog;
+    the difference current is quantised by the ADC (``read.lsb_ua`` <= 0: ideal).
+    ``read``: a `ReadParams`. Returns (values [B, C] uA, codes [B, C] int32).
     """
+    v_read, r_ohm = read.v_read, read.r_ohm
+    lsb_ua, code_min, code_max = read.lsb_ua, read.code_min, read.code_max
     b_n, r_n = x.shape
     c_n = gp.shape[1]
     nblk = (c_n + 3) // 4
@@ -116,24 +135,27 @@ def mvm_percell(x, gp, gm, sp, sm, differential, noise, v_read, r_ohm, seed, tab
                 _accumulate_percell(accm, xi, gm[i], sm[i], seed,
                                     ((b * 2 + 1) * r_n + i) * nblk, table, noise)
         for j in range(c_n):
-            cur = _ir_drop(accp[j], v_read, r_ohm)
+            cur = rc.ir_drop(accp[j], v_read, r_ohm)
             if differential:
-                cur -= _ir_drop(accm[j], v_read, r_ohm)
-            v, c = _adc(cur, lsb_ua, code_min, code_max)
+                cur -= rc.ir_drop(accm[j], v_read, r_ohm)
+            v, c = rc.adc_read(cur, lsb_ua, code_min, code_max)
             out[b, j] = v
             codes[b, j] = c
     return out, codes
 
 
 @njit(cache=True, parallel=True)
-def mvm_output_noise(x, w, s2, noise, v_read, seed, table, lsb_ua, code_min, code_max):  # pragma: no cover
+def mvm_output_noise(x, w, s2, noise, seed, table, read):  # pragma: no cover - compiled
     """Analog MVM with the exact output-referred equivalent of per-cell Gaussian noise.
 
     Valid while IR drop and conductance clipping are negligible: for independent cell noise the
     column current is Gaussian with mean ``v * x . w`` and variance ``v^2 * (x^2) . s2``.
     x: [B, R] levels; w: [R, C] = G+ - G- (uS); s2: [R, C] = sigma+^2 + sigma-^2 (uS^2).
-    Event-driven: only nonzero inputs add their weight rows. Returns (values uA, codes).
+    Event-driven: only nonzero inputs add their weight rows. ``read``: a `ReadParams`
+    (``r_ohm`` unused). Returns (values uA, codes).
     """
+    v_read = read.v_read
+    lsb_ua, code_min, code_max = read.lsb_ua, read.code_min, read.code_max
     b_n, r_n = x.shape
     c_n = w.shape[1]
     nblk = (c_n + 3) // 4
@@ -163,7 +185,7 @@ def mvm_output_noise(x, w, s2, noise, v_read, seed, table, lsb_ua, code_min, cod
                 cur = mu[j]
                 if noise:
                     cur += np.sqrt(var[j]) * table_normal(wd, q, table)
-                v, c = _adc(v_read * cur, lsb_ua, code_min, code_max)
+                v, c = rc.adc_read(v_read * cur, lsb_ua, code_min, code_max)
                 out[b, j] = v
                 codes[b, j] = c
     return out, codes
@@ -171,10 +193,8 @@ def mvm_output_noise(x, w, s2, noise, v_read, seed, table, lsb_ua, code_min, cod
 
 @njit(cache=True)
 def apply_pulses(kind, cell, v_cell, t_ns, icc_ua, cond, lo_us, hi_us, z,
-                 g_prog, t_prog, nu, vbd, g_latent, status,
-                 t_start_s, t0_s, v_read, t_read_ns, noise_rel, noise_floor_us,
-                 g_min_us, g_max_us, v_set_th, v_reset_th, set_rate, reset_rate, t_ref_ns,
-                 c2c_std, icc_nominal_ua, e_write_overhead_j):  # pragma: no cover - compiled
+                 g_prog, t_prog, nu, vbd, g_latent, status, t_start_s,
+                 physics):  # pragma: no cover - compiled
     """Run a sequence of cell operations in order (the macro's write/verify engine).
 
     Per op (arrays of length n_ops): ``kind`` (OP_*), flat ``cell`` index, cell voltage
@@ -182,6 +202,10 @@ def apply_pulses(kind, cell, v_cell, t_ns, icc_ua, cond, lo_us, hi_us, z,
     (COND_*: apply a pulse always, only if the cell's last verify read was below the window, or
     only if above), verify window [``lo_us``, ``hi_us``], and one standard normal ``z`` (the
     cycle-to-cycle draw of a pulse or the read noise of a READ/VERIFY).
+
+    Cell state (arrays of length n_cells): ``g_prog``, ``t_prog``, ``nu``, ``vbd``, ``g_latent``,
+    ``status`` (see `crossbar.device.CellArrays`); ``t_start_s`` the macro clock; ``physics`` a
+    `PulsePhysics`.
 
     Physics (see the preset for values):
     * FORM or SET on a pristine cell with v >= its breakdown voltage forms it: G becomes its
@@ -198,6 +222,9 @@ def apply_pulses(kind, cell, v_cell, t_ns, icc_ua, cond, lo_us, hi_us, z,
     Mutates g_prog, t_prog, status in place. Returns (reads [n_ops] uS (NaN where no read),
     applied [n_ops] bool, t_end_s, write_energy_j, n_pulses, n_reads, read_energy_j).
     """
+    (t0_s, v_read, t_read_ns, noise_rel, noise_floor_us, g_min_us, g_max_us, v_set_th,
+     v_reset_th, set_rate, reset_rate, t_ref_ns, c2c_std, icc_nominal_ua,
+     e_write_overhead_j) = physics
     n = kind.shape[0]
     reads = np.full(n, np.nan)
     applied = np.zeros(n, np.bool_)
@@ -221,7 +248,7 @@ def apply_pulses(kind, cell, v_cell, t_ns, icc_ua, cond, lo_us, hi_us, z,
             g = g_prog[c]
             if status[c] == FORMED:
                 g = g * ((t - t_prog[c] + t0_s) / t0_s) ** (-nu[c])
-            sig = np.sqrt((noise_rel * g) ** 2 + noise_floor_us ** 2)
+            sig = rc.read_sigma(g, noise_rel, noise_floor_us)
             r = g + sig * z[k]
             reads[k] = r
             applied[k] = True

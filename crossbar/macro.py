@@ -18,8 +18,10 @@ import numpy as np
 from crossbar import kernels as K
 from crossbar.device import CellArrays, drifted, read_sigma, sample_cells
 from crossbar.errors import InputError
+from crossbar.layout import Region
 from crossbar.ledger import Ledger
-from crossbar.periphery import Adc, percentile_range
+from crossbar.periphery import Adc
+from crossbar.readchain import adc_full_scale_ua, wire_resistance_ohm
 from crossbar.rng import NORMAL_TABLE, draw_seed
 from crossbar.spec import MacroSpec, load_preset
 
@@ -37,17 +39,6 @@ class PulseResult:
     reads_done: int
     energy_j: float
     time_s: float
-
-
-@dataclass(frozen=True)
-class Region:
-    """A rectangle of cells in one array: rows [r0, r1), cols [c0, c1)."""
-
-    array: int
-    r0: int
-    r1: int
-    c0: int
-    c1: int
 
 
 def _seed_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -164,7 +155,7 @@ class Macro:
         """
         kind = np.asarray(kind, np.int64)
         n = kind.shape[0]
-        f, sw, r = self.spec.forming, self.spec.switching, self.spec.read
+        f = self.spec.forming
 
         def arr(a, default, dtype=np.float64):
             a = default if a is None else a
@@ -178,11 +169,8 @@ class Macro:
         out = K.apply_pulses(
             kind, cell, arr(v_cell, 0.0), arr(t_ns, f.t_pulse_ns), arr(icc_ua, f.compliance_ua),
             arr(cond, K.COND_ALWAYS, np.int64), arr(lo_us, -np.inf), arr(hi_us, np.inf), z,
-            c.g_prog, c.t_prog, c.nu, c.vbd, c.g_latent, c.status,
-            self.clock_s, self.spec.drift.t0_s, r.v_read, r.t_read_ns, r.noise_relative,
-            r.noise_floor_us, sw.g_min_us, sw.g_max_us, sw.v_set_threshold, sw.v_reset_threshold,
-            sw.set_rate_per_v, sw.reset_rate_per_v, sw.t_ref_ns, sw.c2c_std, f.compliance_ua,
-            self.spec.energy.e_write_overhead_j,
+            c.g_prog, c.t_prog, c.nu, c.vbd, c.g_latent, c.status, float(self.clock_s),
+            pulse_physics(self.spec),
         )
         reads, applied, t_end, e_write, n_pulses, n_reads, e_read = out
         dt = t_end - self.clock_s
@@ -372,24 +360,40 @@ def run_mvm(macro: Macro, x: np.ndarray, gp: np.ndarray, gm: np.ndarray, *, diff
         if np.any(x < 0) or np.any(x > 1):
             raise InputError("input levels must lie in [0, 1] (fraction of the read voltage)")
     ir = spec.periphery.ir_drop if ir_drop is None else ir_drop
-    r_ohm = spec.periphery.r_wire_ohm * (r_n + 2 * c_n) / 2.0 if ir else 0.0
+    r_ohm = wire_resistance_ohm(spec.periphery.r_wire_ohm, r_n, c_n) if ir else 0.0
     if noise == "output" and ir:
         raise InputError("noise='output' is exact only without IR drop; use noise='percell'")
-    v = spec.read.v_read
-
     adc_obj = _resolve_adc(macro, adc, x, gp, gm, differential, adc_range_ua)
-    lsb, cmin, cmax = (adc_obj.lsb_ua, adc_obj.code_min, adc_obj.code_max) if adc_obj \
-        else (0.0, 0, 0)
+    read = read_params(spec, r_ohm, adc_obj)
     seed = draw_seed(macro.rng)
     pp = prepared or PreparedPair.build(spec, gp, gm if differential else None)
     if noise == "output":
-        out, _ = K.mvm_output_noise(x, pp.w, pp.s2, True, v, seed, NORMAL_TABLE, lsb, cmin, cmax)
+        out, _ = K.mvm_output_noise(x, pp.w, pp.s2, True, seed, NORMAL_TABLE, read)
     else:
         out, _ = K.mvm_percell(x, pp.gp, pp.gm, pp.sp, pp.sm, differential, noise == "percell",
-                               v, r_ohm, seed, NORMAL_TABLE, lsb, cmin, cmax)
+                               seed, NORMAL_TABLE, read)
     book_mvm(spec, macro.ledger, x, pp.gp, pp.gm if differential else None, n_out=c_n,
              adc_used=adc_obj is not None)
     return out
+
+
+def read_params(spec: MacroSpec, r_ohm: float, adc: Adc | None) -> K.ReadParams:
+    """The kernels' `ReadParams` of a read with the preset's v_read, wire resistance ``r_ohm``
+    and ``adc`` (None: ideal read-out)."""
+    if adc is None:
+        return K.ReadParams(float(spec.read.v_read), float(r_ohm), 0.0, 0.0, 0.0)
+    return K.ReadParams(float(spec.read.v_read), float(r_ohm), float(adc.lsb_ua),
+                        float(adc.code_min), float(adc.code_max))
+
+
+def pulse_physics(spec: MacroSpec) -> K.PulsePhysics:
+    """The pulse engine's `PulsePhysics` of a preset."""
+    f, sw, r = spec.forming, spec.switching, spec.read
+    return K.PulsePhysics(*(float(v) for v in (
+        spec.drift.t0_s, r.v_read, r.t_read_ns, r.noise_relative, r.noise_floor_us, sw.g_min_us,
+        sw.g_max_us, sw.v_set_threshold, sw.v_reset_threshold, sw.set_rate_per_v,
+        sw.reset_rate_per_v, sw.t_ref_ns, sw.c2c_std, f.compliance_ua,
+        spec.energy.e_write_overhead_j)))
 
 
 def _resolve_adc(macro, adc, x, gp, gm, differential, range_ua) -> Adc | None:
@@ -399,16 +403,11 @@ def _resolve_adc(macro, adc, x, gp, gm, differential, range_ua) -> Adc | None:
         return adc
     p = macro.spec.periphery
     if range_ua is None:
-        rule = p.adc_range_rule
-        if rule == "fixed":
-            range_ua = p.adc_fixed_range_ua
-        elif rule == "max":
-            g_top = max(macro.spec.forming.g_formed_max_us, macro.spec.switching.g_max_us)
-            range_ua = macro.spec.read.v_read * g_top * gp.shape[0]
-        else:
+        def ideal_ua() -> np.ndarray:
             w = (gp - gm) if differential else gp
-            range_ua = percentile_range(macro.spec.read.v_read * (np.asarray(x, np.float64) @ w),
-                                        p.adc_percentile)
+            return macro.spec.read.v_read * (np.asarray(x, np.float64) @ w)
+
+        range_ua = adc_full_scale_ua(macro.spec, gp.shape[0], ideal_ua)
     return Adc(p.adc_bits, float(range_ua), signed=differential)
 
 

@@ -2,28 +2,19 @@
 
 A logical weight matrix W [n_in, n_out] (uS) is held as G+ - G- on column pairs: output k of a
 tile uses physical columns (c0 + 2k, c0 + 2k + 1). When W does not fit one array it is cut into
-tiles of at most ``rows x (cols / 2)``; each tile sits on its own array with its own ADCs, and the
-digitised partial sums of the row tiles are added digitally.
+tiles of at most ``rows x (cols / 2)`` (placement: `crossbar.layout.plan_matrix`); each tile sits
+on its own array with its own ADCs, and the digitised partial sums of the row tiles are added
+digitally.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from crossbar.errors import InputError
-from crossbar.macro import Macro, NoiseMode, PreparedPair, Region, run_mvm
+from crossbar.layout import Tile, gather_pairs, plan_matrix
+from crossbar.macro import Macro, NoiseMode, PreparedPair, run_mvm
 from crossbar.periphery import Adc, percentile_range
-
-
-@dataclass(frozen=True)
-class Tile:
-    region: Region  # physical cells (columns include both cells of each pair)
-    in_lo: int
-    in_hi: int
-    out_lo: int
-    out_hi: int
 
 
 class DifferentialMatrix:
@@ -43,28 +34,10 @@ class DifferentialMatrix:
                  max_outputs: int | None = None) -> None:
         self.macro = macro
         self.n_in, self.n_out = int(n_in), int(n_out)
-        rows_avail = macro.rows - row_offset
-        outs_avail = (macro.cols - col_offset) // 2
-        tr = min(rows_avail, max_rows or rows_avail)
-        to = min(outs_avail, max_outputs or outs_avail)
-        if tr < 1 or to < 1:
-            raise InputError("no room for a differential matrix at these offsets")
-        tiles = []
-        arr = first_array
-        for i0 in range(0, self.n_in, tr):
-            for o0 in range(0, self.n_out, to):
-                i1, o1 = min(i0 + tr, self.n_in), min(o0 + to, self.n_out)
-                if arr >= macro.n_arrays:
-                    need = first_array + -(-self.n_in // tr) * -(-self.n_out // to)
-                    raise InputError(
-                        f"a {n_in} x {n_out} signed matrix needs {need} arrays of "
-                        f"{macro.rows} x {macro.cols}; the macro has {macro.n_arrays}"
-                    )
-                reg = macro.region(arr, (row_offset, row_offset + i1 - i0),
-                                   (col_offset, col_offset + 2 * (o1 - o0)))
-                tiles.append(Tile(reg, i0, i1, o0, o1))
-                arr += 1
-        self.tiles: list[Tile] = tiles
+        self.tiles: list[Tile] = list(plan_matrix(
+            macro.rows, macro.cols, self.n_in, self.n_out, first_array=first_array,
+            row_offset=row_offset, col_offset=col_offset, max_rows=max_rows,
+            max_outputs=max_outputs, n_arrays=macro.n_arrays))
         self.adc_ranges_ua: list[float] | None = None
         self._prepared: tuple[int, list[PreparedPair]] | None = None
 
@@ -87,13 +60,7 @@ class DifferentialMatrix:
 
     def conductances(self) -> tuple[np.ndarray, np.ndarray]:
         """(G+, G-) as logical [n_in, n_out] arrays (uS), drift included."""
-        gp = np.zeros((self.n_in, self.n_out))
-        gm = np.zeros((self.n_in, self.n_out))
-        for t in self.tiles:
-            p, m = self._pair(t)
-            gp[t.in_lo:t.in_hi, t.out_lo:t.out_hi] = p
-            gm[t.in_lo:t.in_hi, t.out_lo:t.out_hi] = m
-        return gp, gm
+        return gather_pairs(self.macro.g_us, self.tiles, self.n_in, self.n_out)
 
     def weights_us(self) -> np.ndarray:
         """Logical signed weights G+ - G- [n_in, n_out] in uS."""

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from crossbar.errors import InputError
+from crossbar.readchain import adc_full_scale_ua, percentile_range
+
+__all__ = ["Adc", "adc_full_scale_ua", "percentile_range"]
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,30 @@ class Adc:
         return v_fullscale / (self.range_ua * 1e-6)
 
 
-def percentile_range(ideal_ua: np.ndarray, percentile: float) -> float:
-    """Full scale from the ``percentile``-th percentile of |ideal output| of a calibration batch."""
-    mag = np.abs(np.asarray(ideal_ua, dtype=np.float64)).ravel()
-    r = float(np.percentile(mag, percentile)) if mag.size else 0.0
-    if r <= 0:  # all-zero calibration batch: fall back to the largest value seen, or 1 uA
-        r = float(mag.max()) if mag.size and mag.max() > 0 else 1.0
-    return r
+@dataclass(frozen=True)
+class AdcCalibration:
+    """Calibrated full scales of a set of tiles' ADCs (immutable: recalibrating makes a new one).
+
+    ``ranges_ua[k]`` is the full-scale current of tile k's ADC (uA); every ADC has ``bits`` bits
+    and the same signedness. `lsb_ua` / `code_max` give the kernels' per-tile arrays.
+    """
+
+    ranges_ua: tuple[float, ...]
+    bits: int
+    signed: bool = True
+    rule: str = ""
+    samples: int = 0
+
+    @property
+    def adcs(self) -> tuple[Adc, ...]:
+        return tuple(Adc(self.bits, float(r), signed=self.signed) for r in self.ranges_ua)
+
+    @property
+    def lsb_ua(self) -> np.ndarray:
+        """[n_tiles] float64 LSB per tile (uA)."""
+        return np.array([a.lsb_ua for a in self.adcs], np.float64)
+
+    @property
+    def code_max(self) -> np.ndarray:
+        """[n_tiles] float64 largest code magnitude per tile."""
+        return np.array([float(a.code_max) for a in self.adcs], np.float64)

@@ -9,23 +9,18 @@ from __future__ import annotations
 import numpy as np
 
 from crossbar import kernels as K
+from crossbar import readchain_ref as rcr
 from crossbar.rng import normals_ref
 
 
 def adc_quantize_ref(i_ua, lsb_ua, code_min, code_max):
-    i_ua = np.asarray(i_ua, dtype=np.float64)
-    if lsb_ua <= 0:
-        return i_ua.copy(), np.zeros(i_ua.shape, np.int32)
-    codes = np.clip(np.rint(i_ua / lsb_ua), code_min, code_max)
-    return codes * lsb_ua, codes.astype(np.int32)
+    """Reference of `crossbar.kernels.adc_quantize`: (values uA, codes int32)."""
+    return rcr.adc_read(i_ua, lsb_ua, code_min, code_max)
 
 
-def _ir(s_us, v_read, r_ohm):
-    return v_read * s_us / (1.0 + r_ohm * s_us * 1e-6) if r_ohm > 0 else v_read * s_us
-
-
-def mvm_percell_ref(x, gp, gm, sp, sm, differential, noise, v_read, r_ohm, seed,
-                    lsb_ua, code_min, code_max):
+def mvm_percell_ref(x, gp, gm, sp, sm, differential, noise, seed, read):
+    """Reference of `crossbar.kernels.mvm_percell` (same arguments but the normal table)."""
+    v_read, r_ohm = read.v_read, read.r_ohm
     x = np.asarray(x, dtype=np.float64)
     b_n, r_n = x.shape
     c_n = gp.shape[1]
@@ -42,13 +37,14 @@ def mvm_percell_ref(x, gp, gm, sp, sm, differential, noise, v_read, r_ohm, seed,
             g_read = np.broadcast_to(g[None], (b_n, r_n, c_n))
         return np.einsum("br,brc->bc", x, g_read)
 
-    cur = _ir(column_sums(gp, sp, 0), v_read, r_ohm)
+    cur = rcr.ir_drop(column_sums(gp, sp, 0), v_read, r_ohm)
     if differential:
-        cur = cur - _ir(column_sums(gm, sm, 1), v_read, r_ohm)
-    return adc_quantize_ref(cur, lsb_ua, code_min, code_max)
+        cur = cur - rcr.ir_drop(column_sums(gm, sm, 1), v_read, r_ohm)
+    return adc_quantize_ref(cur, read.lsb_ua, read.code_min, read.code_max)
 
 
-def mvm_output_noise_ref(x, w, s2, noise, v_read, seed, lsb_ua, code_min, code_max):
+def mvm_output_noise_ref(x, w, s2, noise, seed, read):
+    """Reference of `crossbar.kernels.mvm_output_noise` (same arguments but the table)."""
     x = np.asarray(x, dtype=np.float64)
     b_n = x.shape[0]
     c_n = w.shape[1]
@@ -57,15 +53,18 @@ def mvm_output_noise_ref(x, w, s2, noise, v_read, seed, lsb_ua, code_min, code_m
     if noise:
         z = normals_ref(seed, np.arange(b_n) * ((c_n + 3) // 4), c_n)
         cur = mu + np.sqrt((x * x) @ s2) * z
-    return adc_quantize_ref(v_read * cur, lsb_ua, code_min, code_max)
+    return adc_quantize_ref(read.v_read * cur, read.lsb_ua, read.code_min, read.code_max)
 
 
 def apply_pulses_ref(kind, cell, v_cell, t_ns, icc_ua, cond, lo_us, hi_us, z,
-                     g_prog, t_prog, nu, vbd, g_latent, status,
-                     t_start_s, t0_s, v_read, t_read_ns, noise_rel, noise_floor_us,
-                     g_min_us, g_max_us, v_set_th, v_reset_th, set_rate, reset_rate, t_ref_ns,
-                     c2c_std, icc_nominal_ua, e_write_overhead_j):
+                     g_prog, t_prog, nu, vbd, g_latent, status, t_start_s, physics):
     """Line-by-line python version of `crossbar.kernels.apply_pulses` (same signature)."""
+    p = physics
+    t0_s, v_read, t_read_ns, noise_rel, noise_floor_us = (p.t0_s, p.v_read, p.t_read_ns,
+                                                          p.noise_rel, p.noise_floor_us)
+    g_min_us, g_max_us, v_set_th, v_reset_th = p.g_min_us, p.g_max_us, p.v_set_th, p.v_reset_th
+    set_rate, reset_rate, t_ref_ns, c2c_std = p.set_rate, p.reset_rate, p.t_ref_ns, p.c2c_std
+    icc_nominal_ua, e_write_overhead_j = p.icc_nominal_ua, p.e_write_overhead_j
     n = len(kind)
     reads = np.full(n, np.nan)
     applied = np.zeros(n, bool)
@@ -87,7 +86,7 @@ def apply_pulses_ref(kind, cell, v_cell, t_ns, icc_ua, cond, lo_us, hi_us, z,
             continue
         if op in (K.OP_READ, K.OP_VERIFY):
             g = drifted(c) if status[c] == K.FORMED else g_prog[c]
-            r = g + np.sqrt((noise_rel * g) ** 2 + noise_floor_us**2) * z[k]
+            r = g + rcr.read_sigma(g, noise_rel, noise_floor_us) * z[k]
             reads[k], applied[k] = r, True
             n_reads += 1
             e_read += v_read**2 * g * 1e-6 * t_read_ns * 1e-9

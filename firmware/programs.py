@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from crossbar.device import breakdown_cdf, breakdown_quantile, read_sigma
-from crossbar.macro import Region
+from crossbar.errors import InputError
+from crossbar.layout import Region, Tile, plan_matrix
 from crossbar.spec import MacroSpec
 from firmware import errors as E
 from firmware.isa import (
@@ -452,44 +453,27 @@ def write_verify(spec: MacroSpec, targets_us: np.ndarray, tolerance_us: float, *
                               chip_id=chip_id)
 
 
-@dataclass(frozen=True)
-class PairTile:
-    """One tile of a signed matrix: logical rows [in_lo, in_hi) x outputs [out_lo, out_hi) on
-    ``array``, physical rows from ``row0``, output k on columns col0 + 2(k - out_lo) (G+) and
-    col0 + 2(k - out_lo) + 1 (G-)."""
-
-    array: int
-    row0: int
-    col0: int
-    in_lo: int
-    in_hi: int
-    out_lo: int
-    out_hi: int
+PairTile = Tile  # the tiles of `crossbar.layout` (the name firmware used before)
 
 
 def pair_layout(spec: MacroSpec, n_in: int, n_out: int, *, first_array: int = 0,
                 row_offset: int = 0, col_offset: int = 0, max_rows: int | None = None,
-                max_outputs: int | None = None) -> list[PairTile]:
-    """Tiles of a logical [n_in, n_out] signed matrix on differential column pairs -- the same
-    placement as `crossbar.DifferentialMatrix` with the same arguments."""
-    g = spec.geometry
-    rows_avail, outs_avail = g.rows - row_offset, (g.cols - col_offset) // 2
-    tr = min(rows_avail, max_rows or rows_avail)
-    to = min(outs_avail, max_outputs or outs_avail)
+                max_outputs: int | None = None) -> list[Tile]:
+    """Tiles of a logical [n_in, n_out] signed matrix on differential column pairs: the
+    placement of `crossbar.DifferentialMatrix` (`crossbar.layout.plan_matrix`) with the same
+    arguments."""
     if n_in < 1 or n_out < 1:
         raise E.FirmwareError(f"a signed matrix needs n_in, n_out >= 1, got {n_in} x {n_out}")
-    if tr < 1 or to < 1 or row_offset < 0 or col_offset < 0:
-        raise E.AddressError("no room for a differential matrix at these offsets")
-    tiles, arr = [], first_array
-    for i0 in range(0, n_in, tr):
-        for o0 in range(0, n_out, to):
-            tiles.append(PairTile(arr, row_offset, col_offset, i0, min(i0 + tr, n_in), o0,
-                                  min(o0 + to, n_out)))
-            arr += 1
-    return tiles
+    g = spec.geometry
+    try:
+        return list(plan_matrix(g.rows, g.cols, n_in, n_out, first_array=first_array,
+                                row_offset=row_offset, col_offset=col_offset, max_rows=max_rows,
+                                max_outputs=max_outputs))
+    except InputError as e:
+        raise E.AddressError(str(e)) from None
 
 
-def pair_cells(tiles: list[PairTile], n_in: int, n_out: int
+def pair_cells(tiles: list[Tile], n_in: int, n_out: int
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Physical (array, row, col_plus, col_minus) of every logical weight, each [n_in, n_out]."""
     a = np.empty((n_in, n_out), np.int64)
@@ -538,7 +522,8 @@ def write_verify_weights(spec: MacroSpec, weights_us: np.ndarray, tolerance_us: 
     prog = write_verify_cells(spec, arr, rows, cols, tg, tolerance_us, settings=settings,
                               n_arrays=n_arrays, chip_id=chip_id, label="write-verify-w")
     prog.info.update({"weights_shape": list(w.shape), "g_ref_us": g_ref,
-                      "tiles": [asdict(t) for t in tiles]})
+                      "tiles": [{k: v for k, v in asdict(t).items() if k != "group"}
+                                for t in tiles]})
     return prog
 
 

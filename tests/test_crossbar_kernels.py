@@ -53,9 +53,10 @@ def test_mvm_percell_matches_reference(shape, differential, noise):
     gp, gm = rng.random((r, c)) * 150, rng.random((r, c)) * 150
     sp, sm = 0.03 * gp + 0.1, 0.03 * gm + 0.1
     for r_ohm, lsb in [(0.0, 0.0), (500.0, 0.37)]:
-        args = (x, gp, gm, sp, sm, differential, noise, 0.1, r_ohm, 4242)
-        got = K.mvm_percell(*args, NORMAL_TABLE, lsb, -127 if differential else 0, 255)
-        want = R.mvm_percell_ref(*args, lsb, -127 if differential else 0, 255)
+        read = K.ReadParams(0.1, r_ohm, lsb, -127.0 if differential else 0.0, 255.0)
+        args = (x, gp, gm, sp, sm, differential, noise, 4242)
+        got = K.mvm_percell(*args, NORMAL_TABLE, read)
+        want = R.mvm_percell_ref(*args, read)
         np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-9)
         np.testing.assert_array_equal(got[1], want[1])
 
@@ -65,9 +66,9 @@ def test_mvm_percell_binary_uint8_input_equals_float_input():
     x = (rng.random((8, 20)) < 0.3).astype(np.uint8)
     g = rng.random((20, 6)) * 100
     s = 0.05 * g
-    a = K.mvm_percell(x, g, g, s, s, True, True, 0.1, 0.0, 9, NORMAL_TABLE, 0.0, 0, 0)[0]
-    b = K.mvm_percell(x.astype(float), g, g, s, s, True, True, 0.1, 0.0, 9, NORMAL_TABLE, 0.0,
-                      0, 0)[0]
+    read = K.ReadParams(0.1, 0.0, 0.0, 0.0, 0.0)
+    a = K.mvm_percell(x, g, g, s, s, True, True, 9, NORMAL_TABLE, read)[0]
+    b = K.mvm_percell(x.astype(float), g, g, s, s, True, True, 9, NORMAL_TABLE, read)[0]
     np.testing.assert_array_equal(a, b)
 
 
@@ -80,8 +81,9 @@ def test_mvm_output_noise_matches_reference(shape, noise):
     w = rng.normal(0, 50, (r, c))
     s2 = rng.random((r, c)) * 10
     for lsb in (0.0, 0.21):
-        got = K.mvm_output_noise(x, w, s2, noise, 0.1, 77, NORMAL_TABLE, lsb, -127, 127)
-        want = R.mvm_output_noise_ref(x, w, s2, noise, 0.1, 77, lsb, -127, 127)
+        read = K.ReadParams(0.1, 0.0, lsb, -127.0, 127.0)
+        got = K.mvm_output_noise(x, w, s2, noise, 77, NORMAL_TABLE, read)
+        want = R.mvm_output_noise_ref(x, w, s2, noise, 77, read)
         np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-9)
         np.testing.assert_array_equal(got[1], want[1])
 
@@ -123,12 +125,12 @@ def test_apply_pulses_matches_reference(seed):
         status=rng.choice([0, 0, 0, 2, 3], n_cells).astype(np.int8),
     )
     ops = _random_ops(rng, n_ops, n_cells)
-    params = (0.0, 1.0, 0.1, 10.0, 0.02, 0.05, 2.0, 200.0, 0.8, 0.8, 0.25, 0.25, 100.0, 0.3,
-              200.0, 1e-12)
+    physics = K.PulsePhysics(1.0, 0.1, 10.0, 0.02, 0.05, 2.0, 200.0, 0.8, 0.8, 0.25, 0.25, 100.0,
+                             0.3, 200.0, 1e-12)
     s1 = {k: v.copy() for k, v in state.items()}
     s2 = {k: v.copy() for k, v in state.items()}
-    got = K.apply_pulses(*ops.values(), *s1.values(), *params)
-    want = R.apply_pulses_ref(*ops.values(), *s2.values(), *params)
+    got = K.apply_pulses(*ops.values(), *s1.values(), 0.0, physics)
+    want = R.apply_pulses_ref(*ops.values(), *s2.values(), 0.0, physics)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-12, equal_nan=True)
     np.testing.assert_array_equal(got[1], want[1])
     for a, b in zip(got[2:], want[2:]):

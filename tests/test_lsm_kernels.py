@@ -25,22 +25,22 @@ def _case(seed=0, b=6, t=12, n_in=7, n=9):
     return x, gp, gm, sp, sm
 
 
+def _params(w, tiles, lsb, cmax, consts, decay, v_th, v_read, reset_zero, row_g):
+    tp = K.tile_params(tiles, lsb, cmax, consts, row_g=row_g, n_rows=w.shape[0], dtype=w.dtype)
+    return tp, K.lif_params(w.dtype, decay, v_th, v_read, reset_zero)
+
+
 def _numba(x, w, s2, tiles, lsb, cmax, consts, decay=0.9, v_th=5.0, v_read=0.1,
            reset_zero=True, noise=False, seed=7, offset=0, k=1, record=True, row_g=None):
-    tiles = np.asarray(tiles, np.int64)
-    row_g = np.zeros((len(tiles), w.shape[0])) if row_g is None else row_g
-    return K.lif_encode(x, w, s2, tiles, np.asarray(lsb, float), np.asarray(cmax, float),
-                        row_g, np.asarray(consts, w.dtype), w.dtype.type(decay),
-                        w.dtype.type(v_th), w.dtype.type(v_read), reset_zero, noise,
-                        np.uint64(seed), offset, NORMAL_TABLE_4096.astype(w.dtype), k,
-                        record)
+    tp, lif = _params(w, tiles, lsb, cmax, consts, decay, v_th, v_read, reset_zero, row_g)
+    return K.lif_encode(x, w, s2, tp, lif, noise, np.uint64(seed), offset,
+                        NORMAL_TABLE_4096.astype(w.dtype), k, record)
 
 
 def _ref(x, w, s2, tiles, lsb, cmax, consts, decay=0.9, v_th=5.0, v_read=0.1,
          reset_zero=True, noise="off", seed=7, offset=0, k=1, row_g=None):
-    return lif_encode_ref(x, w, np.asarray(tiles), np.asarray(lsb, float),
-                          np.asarray(cmax, float), np.asarray(consts, w.dtype), decay, v_th,
-                          v_read, reset_zero, noise, seed, offset, k, s2=s2, row_g=row_g)
+    tp, lif = _params(w, tiles, lsb, cmax, consts, decay, v_th, v_read, reset_zero, row_g)
+    return lif_encode_ref(x, tp, lif, noise, seed, offset, k, w=w, s2=s2)
 
 
 def test_single_neuron_by_hand():
@@ -129,10 +129,11 @@ def test_percell_matches_reference_bitwise(ir, adc):
     rohm = np.full(3, ir)
     row_g = np.ones((3, 12))
     consts = np.array([0.05])
-    got = K.lif_encode_percell(x, gp, gm, sp, sm, tiles, lsb, cmax, rohm, row_g, consts, 0.9,
-                               5.0, 0.1, True, np.uint64(11), 2, NORMAL_TABLE, 2, True)
-    ref = lif_encode_ref(x, None, tiles, lsb, cmax, consts, 0.9, 5.0, 0.1, True, "percell", 11,
-                         2, 2, gp=gp, gm=gm, sp=sp, sm=sm, tile_rohm=rohm, row_g=row_g)
+    tp = K.tile_params(tiles, lsb, cmax, consts, rohm=rohm, row_g=row_g)
+    lif = K.LifParams(0.9, 5.0, 0.1, True)
+    got = K.lif_encode_percell(x, gp, gm, sp, sm, tp, lif, np.uint64(11), 2, NORMAL_TABLE, 2,
+                               True)
+    ref = lif_encode_ref(x, tp, lif, "percell", 11, 2, 2, gp=gp, gm=gm, sp=sp, sm=sm)
     assert got[2].any()
     for a, b in zip(got, ref):
         np.testing.assert_array_equal(a, b)
@@ -142,8 +143,8 @@ def test_percell_without_noise_equals_ideal_differential_sum():
     x, gp, gm, _, _ = _case(5, b=3, t=10, n_in=5, n=6)
     tiles = np.array([[0, 11, 0, 6, 0]], np.int64)
     z = np.zeros_like(gp)
-    got = K.lif_encode_percell(x, gp, gm, z, z, tiles, np.zeros(1), np.zeros(1), np.zeros(1),
-                               np.zeros((1, 11)), np.array([0.04]), 0.9, 5.0, 0.1, True,
+    tp = K.tile_params(tiles, np.zeros(1), np.zeros(1), np.array([0.04]), n_rows=11)
+    got = K.lif_encode_percell(x, gp, gm, z, z, tp, K.LifParams(0.9, 5.0, 0.1, True),
                                np.uint64(1), 0, NORMAL_TABLE, 1, True)
     r_dense, u_dense = lif_dense_ref(x, (gp - gm)[:5], (gp - gm)[5:], 0.04, 0.04, 0.9, 5.0)
     np.testing.assert_array_equal(got[2].astype(bool), r_dense)
@@ -192,10 +193,11 @@ def test_run_threaded_equals_one_call():
     w, s2 = gp - gm, sp**2 + sm**2
     tiles = np.array([[0, 16, 0, 9, 0]], np.int64)
 
+    tp = K.tile_params(tiles, [0.5], [31.0], [0.03], n_rows=16)
+    lif = K.LifParams(0.9, 5.0, 0.1, True)
+
     def make(fr, off):
-        return (fr, w, s2, tiles, np.array([0.5]), np.array([31.0]), np.zeros((1, 16)),
-                np.array([0.03]), 0.9, 5.0, 0.1, True, True, np.uint64(3), off, NORMAL_TABLE_4096,
-                2, True)
+        return (fr, w, s2, tp, lif, True, np.uint64(3), off, NORMAL_TABLE_4096, 2, True)
 
     one = K.run_threaded(K.lif_encode, x, 4, make, threads=1)
     many = K.run_threaded(K.lif_encode, x, 4, make, threads=3)

@@ -92,10 +92,11 @@ def test_paper_layout_fits_one_array():
     syn = lsm.synapses
     assert lsm.macro.n_arrays == 1 and len(syn.tiles) == 1
     t = syn.tiles[0]
-    assert (t.r0, t.r1, t.o0, t.o1) == (0, 456, 0, 200)
+    assert (t.in_lo, t.in_hi, t.out_lo, t.out_hi) == (0, 456, 0, 200)
     two = LiquidStateMachine(LSMConfig.for_modality("image", seed=1, const_rec=0.004))
     assert two.macro.n_arrays == 1
-    assert [(t.r0, t.r1, t.group) for t in two.synapses.tiles] == [(0, 256, 0), (256, 456, 1)]
+    assert [(t.in_lo, t.in_hi, t.group) for t in two.synapses.tiles] == [(0, 256, 0),
+                                                                          (256, 456, 1)]
     np.testing.assert_array_equal(two.synapses.w, syn.w)  # same cells, two read phases
 
 
@@ -104,7 +105,7 @@ def test_tiling_over_arrays_matches_ideal_and_crossbar_mvm(small_preset):
     lsm = LiquidStateMachine(c)
     syn = lsm.synapses
     assert lsm.macro.n_arrays == 4  # 60 rows over 32-row arrays x 20 outputs over 16 pairs
-    assert sorted((t.r0, t.r1, t.o0, t.o1) for t in syn.tiles) == [
+    assert sorted((t.in_lo, t.in_hi, t.out_lo, t.out_hi) for t in syn.tiles) == [
         (0, 32, 0, 16), (0, 32, 16, 20), (32, 60, 0, 16), (32, 60, 16, 20)]
     x = frames(n_in=40)
     enc = lsm.encode(x, record_raster=True)
@@ -140,8 +141,8 @@ def test_calibration_is_a_percentile_of_ideal_currents():
     z = np.concatenate([x[:5], prev], axis=2).astype(float)
     cur = 0.1 * (z @ lsm.synapses.w_cal)
     assert rng_ua == pytest.approx(np.percentile(np.abs(cur), 99.9))
-    t = lsm.synapses.tiles[0]
-    assert t.code_max == 127 and t.lsb_ua == pytest.approx(rng_ua / 127)
+    cal = lsm.adc_calibration
+    assert cal.code_max[0] == 127 and cal.lsb_ua[0] == pytest.approx(rng_ua / 127)
 
 
 def test_ledger_books_every_step_like_book_mvm():
@@ -280,7 +281,8 @@ def test_with_constant_shares_weights_and_recalibrates():
     r1 = lsm.calibrate(x)
     hi = lsm.with_constant(0.06)
     assert hi.synapses.w is lsm.synapses.w
-    assert not hi.synapses.calibrated
+    assert lsm.calibrated and not hi.calibrated  # the calibration belongs to the LSM
+    assert hi.adc_calibration is None and lsm.adc_calibration is not None
     assert hi.encode(x).firing_stats()["mean_rate"] > lsm.encode(x).firing_stats()["mean_rate"]
     assert hi.calibrate(x) != r1  # other dynamics, other currents
     assert lsm.calibrate(x) == r1

@@ -67,11 +67,11 @@ def test_float32_kernel_matches_reference_bitwise_on_wide_tiles(noise, adc, half
     consts = np.array([0.004], np.float32)
     row_g = np.abs(rng.normal(size=(3, r)))
     f32 = np.float32
-    got = K.lif_encode(x, w, s2, tiles, lsb, cmax, row_g, consts, f32(0.9), f32(5.0), f32(0.1),
-                       True, noise, np.uint64(11), 2, NORMAL_TABLE_4096.astype(np.float32), 4,
-                       True)
-    ref = lif_encode_ref(x, w, tiles, lsb, cmax, consts, f32(0.9), f32(5.0), f32(0.1), True,
-                         "output" if noise else "off", 11, 2, 4, s2=s2, row_g=row_g)
+    tp = K.tile_params(tiles, lsb, cmax, consts, row_g=row_g)
+    lif = K.LifParams(f32(0.9), f32(5.0), f32(0.1), True)
+    got = K.lif_encode(x, w, s2, tp, lif, noise, np.uint64(11), 2,
+                       NORMAL_TABLE_4096.astype(np.float32), 4, True)
+    ref = lif_encode_ref(x, tp, lif, "output" if noise else "off", 11, 2, 4, w=w, s2=s2)
     assert got[2].any() and not got[2].all()
     for a, e in zip(got[:3], ref[:3]):
         np.testing.assert_array_equal(a, e)

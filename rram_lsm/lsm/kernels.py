@@ -21,8 +21,9 @@ with mean ``sum w`` and variance ``sum (sigma+^2 + sigma-^2)`` over the active r
 independent per-cell noise without IR drop); 2 per cell (`lif_encode_percell`: each active
 cell's conductance re-drawn, clipped at 0, first-order IR drop per tile). ADC (as
 `crossbar.periphery.Adc`, signed): ``code = clip(rint(I / lsb), -cmax, cmax)``, value
-``code * lsb``; ``lsb <= 0`` is an ideal read-out. With noise and ADC off the synaptic input is
-exactly ``const * sum w`` (no ``v_read`` round trip).
+``code * lsb``; ``lsb <= 0`` is an ideal read-out. IR drop and ADC are the read chain's
+functions (`crossbar.readchain`), shared with the crossbar kernels. With noise and ADC off the
+synaptic input is exactly ``const * sum w`` (no ``v_read`` round trip).
 
 Random numbers are counter-based (`crossbar.rng`), keyed by the global sample index
 ``g = sample_offset + b``, so results depend neither on batching nor on thread scheduling.
@@ -52,11 +53,13 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numba
 import numpy as np
 from numba import njit
 
+from crossbar import readchain as rc
 from crossbar.rng import SHORT_SHIFT, stream_word
 from rram_lsm.lsm import simd
 
@@ -73,22 +76,58 @@ _SLOT_SHIFT = (np.uint64(SHORT_SHIFT), np.uint64(16 + SHORT_SHIFT), np.uint64(32
                np.uint64(48 + SHORT_SHIFT))
 
 
-@njit(cache=True)
-def _adc_code(i_ua, lsb, cmax):  # pragma: no cover - compiled
-    """ADC code of a current (uA): rint(I / lsb) clipped to [-cmax, cmax] (branch-free)."""
-    return min(max(np.rint(i_ua / lsb), -cmax), cmax)
+class LifParams(NamedTuple):
+    """Scalars of the LIF update and the read (see the module doc); decay, v_th and v_read in
+    the working dtype (`lif_params` casts). Shared by the numba kernels, the numpy reference
+    and the torch engine."""
+
+    decay: float
+    v_th: float
+    v_read: float  # V
+    reset_zero: bool  # hard reset (else subtract)
 
 
-@njit(cache=True)
-def _adc(i_ua, lsb, cmax):  # pragma: no cover - compiled
-    return _adc_code(i_ua, lsb, cmax) * lsb
+class TileParams(NamedTuple):
+    """The analog MVM regions (tiles) of the stacked weight matrix [R, N] and their read-out.
+
+    bounds: [n_tiles, 5] int64 rows (r0, r1, o0, o1, group): logical rows [r0, r1) x outputs
+    [o0, o1); the tiles of one group partition its rows x outputs. lsb: [n_tiles] ADC LSB (uA,
+    <= 0: ideal); cmax: [n_tiles] largest code magnitude; rohm: [n_tiles] lumped wire
+    resistance (ohm) for the first-order IR drop of per-cell noise (0: off); row_g:
+    [n_tiles, R] float64 sum of G+ + G- of each row over the tile's columns (uS, for the
+    ledger's read energy); consts: [n_groups] weight constants in the working dtype.
+    """
+
+    bounds: np.ndarray
+    lsb: np.ndarray
+    cmax: np.ndarray
+    rohm: np.ndarray
+    row_g: np.ndarray
+    consts: np.ndarray
 
 
-@njit(cache=True)
-def _ir(s_us, v_read, r_ohm):  # pragma: no cover - compiled
-    if r_ohm > 0.0:
-        return v_read * s_us / (1.0 + r_ohm * s_us * 1e-6)
-    return v_read * s_us
+def lif_params(dtype, decay: float, v_th: float, v_read: float, reset_zero: bool) -> LifParams:
+    """`LifParams` with the scalars cast to ``dtype`` (the working precision)."""
+    t = np.dtype(dtype).type
+    return LifParams(t(decay), t(v_th), t(v_read), bool(reset_zero))
+
+
+def tile_params(bounds, lsb, cmax, consts, *, rohm=None, row_g=None, n_rows: int | None = None,
+                dtype=None) -> TileParams:
+    """`TileParams` with contiguous arrays of the kernels' dtypes: bounds int64, lsb / cmax /
+    rohm / row_g float64 (zeros when None; ``row_g`` then needs ``n_rows``), consts in
+    ``dtype`` (default: its own)."""
+    bounds = np.ascontiguousarray(bounds, np.int64).reshape(-1, 5)
+    n_t = bounds.shape[0]
+    rohm = np.zeros(n_t) if rohm is None else rohm
+    if row_g is None:
+        if n_rows is None:
+            raise ValueError("tile_params needs row_g or n_rows")
+        row_g = np.zeros((n_t, int(n_rows)))
+    consts = np.asarray(consts) if dtype is None else np.asarray(consts, dtype)
+    return TileParams(bounds, np.ascontiguousarray(lsb, np.float64),
+                      np.ascontiguousarray(cmax, np.float64), np.ascontiguousarray(rohm, np.float64),
+                      np.ascontiguousarray(row_g, np.float64), np.ascontiguousarray(consts))
 
 
 @njit(cache=True)
@@ -143,21 +182,15 @@ def _half_bits(a: np.ndarray) -> np.ndarray | None:
     return h.view(np.uint16) if np.array_equal(h.astype(a.dtype), a) else None
 
 
-def lif_encode(frames, w, s2, tiles, tile_lsb, tile_cmax, row_g, consts, decay, v_th, v_read,
-               reset_zero, noise, seed, sample_offset, table, n_windows, record):
+def lif_encode(frames, w, s2, tiles, lif, noise, seed, sample_offset, table, n_windows, record):
     """Run the reservoir on a batch with noise off (``noise=False``) or output-referred.
 
     Args:
         frames: [B, T, n_in] uint8 binary input frames.
         w: [R, N] logical weights (uS), R = n_in + N (input rows, then recurrent rows).
         s2: [R, N] sigma+^2 + sigma-^2 per weight (uS^2); read only if ``noise``.
-        tiles: [n_tiles, 5] int64 rows (r0, r1, o0, o1, group); tiles of one group partition
-            its rows x outputs. tile_lsb [n_tiles] float64 ADC LSB in uA (<= 0: ideal);
-            tile_cmax [n_tiles] float64 largest code magnitude.
-        row_g: [n_tiles, R] float64, sum of G+ + G- of each row over the tile's columns (uS),
-            for the ledger's read energy.
-        consts: [n_groups] weight constants; decay, v_th, v_read: scalars; all in the dtype of
-            ``w``. reset_zero: hard reset (else subtract). seed: uint64 stream seed.
+        tiles: `TileParams` (``rohm`` unused: no IR drop with output-referred noise).
+        lif: `LifParams` in the dtype of ``w``. seed: uint64 stream seed.
         sample_offset: global index of sample 0 (keys the noise). table:
             `crossbar.rng.NORMAL_TABLE_4096` in the dtype of ``w``.
         n_windows: K; spikes are counted per window (window of step t: ``t * K // T``).
@@ -166,24 +199,25 @@ def lif_encode(frames, w, s2, tiles, tile_lsb, tile_cmax, row_g, consts, decay, 
         counts [B, K, N] int32, final membrane [B, N], raster uint8, ledger [B, n_tiles, 2]
         float64 (active rows summed over steps; sum of their row_g).
 
-    A thin wrapper: pads the weight columns to whole SIMD vectors (64-byte aligned), then runs
+    A thin wrapper: pads the weight columns to whole SIMD vectors (64-byte aligned), casts the
+    ADC's lsb and cmax to the working dtype (the ADC arithmetic runs in it), then runs
     `_lif_encode_events` (which releases the GIL). Variances that are exactly representable in
     half precision travel as half-precision bits (a quarter less memory traffic in the row
     sums; widening is exact, so the result is the same).
     """
     n = w.shape[1]
-    width = padded_columns(tiles, w.dtype.itemsize)
+    bounds = np.ascontiguousarray(tiles.bounds, np.int64)
+    width = padded_columns(bounds, w.dtype.itemsize)
     wp = _pad_cols(w, width)
     s2p = wp
     if noise:
         s2 = np.asarray(s2, w.dtype)
         half = _half_bits(s2)
         s2p = _pad_cols(s2 if half is None else half, width)
-    return _lif_encode_events(frames, wp, s2p, n, np.ascontiguousarray(tiles, np.int64),
-                              np.asarray(tile_lsb).astype(w.dtype),
-                              np.asarray(tile_cmax).astype(w.dtype), row_g, consts, decay, v_th,
-                              v_read, reset_zero, noise, seed, sample_offset, table, n_windows,
-                              record)
+    tp = tiles._replace(bounds=bounds, lsb=np.asarray(tiles.lsb).astype(w.dtype),
+                        cmax=np.asarray(tiles.cmax).astype(w.dtype))
+    return _lif_encode_events(frames, wp, s2p, n, tp, lif, noise, seed, sample_offset, table,
+                              n_windows, record)
 
 
 @njit(cache=True)
@@ -233,11 +267,12 @@ def _spike_rows(spk, n, n_in, rec, counts, b, w_idx, raster, t, record):  # prag
 
 
 @njit(cache=True, nogil=True)
-def _lif_encode_events(frames, w, s2, n, tiles, tile_lsb, tile_cmax, row_g, consts,
-                       decay, v_th, v_read, reset_zero, noise, seed, sample_offset, table,
+def _lif_encode_events(frames, w, s2, n, tp, lif, noise, seed, sample_offset, table,
                        n_windows, record):  # pragma: no cover - compiled
     """`lif_encode` on weights whose columns are padded to whole vectors (`padded_columns`);
-    ``n`` neurons."""
+    ``n`` neurons; ``tp.lsb`` and ``tp.cmax`` in the working dtype."""
+    tiles, tile_lsb, tile_cmax, row_g, consts = tp.bounds, tp.lsb, tp.cmax, tp.row_g, tp.consts
+    decay, v_th, v_read, reset_zero = lif
     b_n, t_n, n_in = frames.shape
     n_tiles = tiles.shape[0]
     nblk = (n + 3) // 4
@@ -313,8 +348,7 @@ def _lif_encode_events(frames, w, s2, n, tiles, tile_lsb, tile_cmax, row_g, cons
                             uq = np.uint64(q)
                             j = u0 + uq
                             cur = v_read * (mu[uq] + np.sqrt(var[uq]) * z[j])
-                            code = min(max(np.rint(cur / lsb_d), -cmax_d), cmax_d)
-                            syn[j] += c * (code * lsb_v)
+                            syn[j] += c * rc.adc_code_scaled(cur, lsb_d, -cmax_d, cmax_d, lsb_v)
                     else:
                         for q in range(m_o):
                             uq = np.uint64(q)
@@ -325,8 +359,8 @@ def _lif_encode_events(frames, w, s2, n, tiles, tile_lsb, tile_cmax, row_g, cons
                     for q in range(m_o):
                         uq = np.uint64(q)
                         j = u0 + uq
-                        code = min(max(np.rint(v_read * mu[uq] / lsb_d), -cmax_d), cmax_d)
-                        syn[j] += c * (code * lsb_v)
+                        syn[j] += c * rc.adc_code_scaled(v_read * mu[uq], lsb_d, -cmax_d, cmax_d,
+                                                         lsb_v)
                 else:
                     for q in range(m_o):
                         uq = np.uint64(q)
@@ -365,16 +399,20 @@ def _percell_row(acc, g_row_idx, g, s, o0, o1, seed, base, table):  # pragma: no
 
 
 @njit(cache=True, nogil=True)
-def lif_encode_percell(frames, gp, gm, sp, sm, tiles, tile_lsb, tile_cmax, tile_rohm, row_g,
-                       consts, decay, v_th, v_read, reset_zero, seed, sample_offset, table,
+def lif_encode_percell(frames, gp, gm, sp, sm, tiles, lif, seed, sample_offset, table,
                        n_windows, record):  # pragma: no cover - compiled
     """As `lif_encode` with per-cell noise: every active cell is re-drawn at every step.
 
     gp, gm: [R, N] conductances of the G+ / G- cell of each weight (uS); sp, sm: their per-read
-    noise std (uS); tile_rohm [n_tiles]: lumped wire resistance of the tile for the first-order
-    IR drop (0: off). Column sums of G+ and G- pass through the IR drop separately and are
-    subtracted in analog before the ADC. Returns the same tuple as `lif_encode`.
+    noise std (uS); ``tiles.rohm``: lumped wire resistance of each tile for the first-order IR
+    drop (0: off). Column sums of G+ and G- pass through the IR drop separately and are
+    subtracted in analog before the ADC, which rounds in float64 (``tiles.lsb`` float64).
+    Returns the same tuple as `lif_encode`.
     """
+    tp = tiles
+    tiles, tile_lsb, tile_cmax, tile_rohm = tp.bounds, tp.lsb, tp.cmax, tp.rohm
+    row_g, consts = tp.row_g, tp.consts
+    decay, v_th, v_read, reset_zero = lif
     b_n, t_n, n_in = frames.shape
     r_n, n = gp.shape
     n_tiles = tiles.shape[0]
@@ -424,9 +462,9 @@ def lif_encode_percell(frames, gp, gm, sp, sm, tiles, tile_lsb, tile_cmax, tile_
                 led[b, k, 0] += n_act
                 led[b, k, 1] += e_rows
                 for j in range(o0, o1):
-                    cur = _ir(accp[j], v_read, rohm) - _ir(accm[j], v_read, rohm)
+                    cur = rc.ir_drop(accp[j], v_read, rohm) - rc.ir_drop(accm[j], v_read, rohm)
                     if lsb > 0.0:
-                        cur = _adc(cur, lsb, cmax)
+                        cur = rc.adc_value(cur, lsb, -cmax, cmax)
                     syn[j] += c * (cur / v_read)
             _lif_step(u, spk, syn, decay, v_th, reset_zero, counts, b, t * n_windows // t_n,
                       raster, t, record)

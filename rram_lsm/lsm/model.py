@@ -13,14 +13,18 @@ ADC calibration (sources ``macro`` / ``measured`` with ``analog.adc``): the full
 tile's ADC is fixed before the run. `calibrate` runs the reservoir with ideal arithmetic on the
 first ``analog.calibration_samples`` samples (weights at calibration time, i.e. before drift),
 records every step's column currents ``v_read * [x[t]; s[t-1]] . W_tile`` and applies the
-preset's range rule (``percentile``: that percentile of |current|; ``max``/``fixed`` as in
-`crossbar.macro`). If `encode` finds the ADCs uncalibrated it calibrates on the first samples of
-the data it was given. Calibration passes are not booked in the ledger.
+preset's range rule (`crossbar.readchain.adc_full_scale_ua`, shared with `crossbar.macro`:
+``percentile``: that percentile of |current|; ``max``, ``fixed``). The result is an immutable
+`crossbar.periphery.AdcCalibration` on the LSM (`LiquidStateMachine.adc_calibration`),
+replaced by every `calibrate`; the synapses and their tiles hold no ADC state. If `encode`
+finds the ADCs uncalibrated it calibrates on the first samples of the data it was given.
+Calibration passes are not booked in the ledger.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -28,7 +32,8 @@ import numpy as np
 
 from crossbar.ledger import Ledger
 from crossbar.macro import book_mvm_totals
-from crossbar.periphery import Adc, percentile_range
+from crossbar.periphery import AdcCalibration
+from crossbar.readchain import adc_full_scale_ua
 from crossbar.rng import NORMAL_TABLE, NORMAL_TABLE_4096, draw_seed
 from rram_lsm.errors import InputError
 from rram_lsm.lsm import kernels as K
@@ -115,7 +120,8 @@ class LiquidStateMachine:
         self.config: LSMConfig = config
         self.synapses: Synapses = synapses if synapses is not None else build_synapses(config)
         self.ledger = Ledger()  # all encodes of this object
-        self.calibration: dict = {}
+        self.calibration: dict = {}  # summary of `adc_calibration` (for reports)
+        self.adc_calibration: AdcCalibration | None = None  # replaced by `calibrate`
 
     # --- properties -------------------------------------------------------------------------
     @property
@@ -152,11 +158,9 @@ class LiquidStateMachine:
         if cfg.separate_constants != self.config.separate_constants:
             raise InputError("with_constant cannot switch between one and two constants "
                              "(the layout differs); build a new LiquidStateMachine")
-        syn = copy.copy(self.synapses)
-        syn.tiles = [copy.copy(t) for t in self.synapses.tiles]
-        for t in syn.tiles:
-            t.lsb_ua, t.code_max = 0.0, 0
-        return LiquidStateMachine(cfg, synapses=syn)
+        # tiles are immutable and the ADC calibration lives on the LSM: a shallow copy of the
+        # synapses (their own flags) with no calibration
+        return LiquidStateMachine(cfg, synapses=copy.copy(self.synapses))
 
     # --- calibration ------------------------------------------------------------------------
     def calibrate(self, frames: np.ndarray) -> list[float]:
@@ -170,32 +174,34 @@ class LiquidStateMachine:
         frames = frames[: cfg.analog.calibration_samples]
         p = spec.periphery
         v = spec.read.v_read
-        rule = p.adc_range_rule
-        ranges = []
-        if rule == "percentile":
+        z = None
+        if p.adc_range_rule == "percentile":
             _, _, raster, _ = self._run(frames, w=syn.w_cal, noise="off", ideal_adc=True,
                                         record=True, n_windows=1, dtype=np.float64,
                                         engine="numba")
             s_prev = np.zeros_like(raster)
             s_prev[:, 1:] = raster[:, :-1]
             z = np.concatenate([frames, s_prev], axis=2).astype(np.float64)
-            for t in syn.tiles:
-                # one 2-D GEMM over all (sample, step) rows: a stacked 3-D matmul runs as many
-                # small BLAS calls whose threads fight numba's on a 2-core machine
-                zt = np.ascontiguousarray(z[:, :, t.r0:t.r1]).reshape(-1, t.r1 - t.r0)
-                cur = v * (zt @ syn.w_cal[t.r0:t.r1, t.o0:t.o1])
-                ranges.append(percentile_range(cur, p.adc_percentile))
-        elif rule == "fixed":
-            ranges = [p.adc_fixed_range_ua] * len(syn.tiles)
-        else:  # "max": every row at the largest conductance
-            g_top = max(spec.forming.g_formed_max_us, spec.switching.g_max_us)
-            ranges = [v * g_top * (t.r1 - t.r0) for t in syn.tiles]
-        for t, r in zip(syn.tiles, ranges):
-            adc = Adc(p.adc_bits, float(r), signed=True)
-            t.lsb_ua, t.code_max = adc.lsb_ua, adc.code_max
-        self.calibration = {"rule": rule, "samples": int(len(frames)),
-                            "ranges_ua": [float(r) for r in ranges], "bits": p.adc_bits}
-        return [float(r) for r in ranges]
+
+        def ideal_ua(t) -> np.ndarray:
+            # one 2-D GEMM over all (sample, step) rows: a stacked 3-D matmul runs as many
+            # small BLAS calls whose threads fight numba's on a 2-core machine
+            zt = np.ascontiguousarray(z[:, :, t.in_lo:t.in_hi]).reshape(-1, t.n_rows)
+            return v * (zt @ syn.w_cal[t.in_lo:t.in_hi, t.out_lo:t.out_hi])
+
+        ranges = tuple(adc_full_scale_ua(spec, t.n_rows, functools.partial(ideal_ua, t))
+                       for t in syn.tiles)
+        self.adc_calibration = AdcCalibration(ranges, p.adc_bits, signed=True,
+                                              rule=p.adc_range_rule, samples=int(len(frames)))
+        self.calibration = {"rule": p.adc_range_rule, "samples": int(len(frames)),
+                            "ranges_ua": list(ranges), "bits": p.adc_bits}
+        return list(ranges)
+
+    @property
+    def calibrated(self) -> bool:
+        """True when the engines can run: no ADC, or its ranges are calibrated."""
+        syn = self.synapses
+        return syn.ideal or not syn.adc or self.adc_calibration is not None
 
     # --- running ------------------------------------------------------------------------------
     def noise_seed(self, noise_key: int = 0) -> int:
@@ -210,14 +216,14 @@ class LiquidStateMachine:
         engine = engine or cfg.engine
         noise = ("off" if syn.ideal else syn.noise) if noise is None else noise
         w = syn.w if w is None else w
-        tiles = syn.tile_table()
-        use_adc = syn.adc and not syn.ideal and not ideal_adc
-        lsb = np.array([t.lsb_ua if use_adc else 0.0 for t in syn.tiles], np.float64)
-        cmax = np.array([float(t.code_max) for t in syn.tiles], np.float64)
-        rohm = np.array([t.r_ohm for t in syn.tiles], np.float64)
-        consts = self.consts.astype(dt)
+        cal = self.adc_calibration
+        n_t = len(syn.tiles)
+        use_adc = syn.adc and not syn.ideal and not ideal_adc and cal is not None
+        tiles = K.TileParams(syn.tile_table(), cal.lsb_ua if use_adc else np.zeros(n_t),
+                             cal.code_max if cal is not None else np.zeros(n_t), syn.tile_rohm,
+                             syn.row_g, self.consts.astype(dt))
         v_read = 1.0 if syn.ideal else syn.spec.read.v_read
-        reset_zero = cfg.reset == "zero"
+        lif = K.lif_params(dt, cfg.decay, cfg.v_th, v_read, cfg.reset == "zero")
         if noise == "percell":
             sp, sm = syn.sigmas
             arrays = {"gp": syn.gp.astype(dt), "gm": syn.gm.astype(dt), "sp": sp.astype(dt),
@@ -227,37 +233,31 @@ class LiquidStateMachine:
             arrays["s2"] = np.ascontiguousarray(syn.s2 if noise == "output" else
                                                 np.zeros((1, 1)), dtype=dt)
         if engine == "numba":
-            table = _TABLES[dt]
-            scalars = (dt.type(cfg.decay), dt.type(cfg.v_th), dt.type(v_read), reset_zero)
             if noise == "percell":
                 def make(fr, off):
                     return (fr, arrays["gp"], arrays["gm"], arrays["sp"], arrays["sm"], tiles,
-                            lsb, cmax, rohm, syn.row_g, consts, *scalars, np.uint64(seed),
-                            int(off), table, int(n_windows), bool(record))
+                            lif, np.uint64(seed), int(off), _TABLES[dt], int(n_windows),
+                            bool(record))
 
                 return K.run_threaded(K.lif_encode_percell, frames, sample_offset, make)
             s2 = arrays["s2"] if noise == "output" else np.zeros_like(arrays["w"][:1])
 
             def make(fr, off):
-                return (fr, arrays["w"], s2, tiles, lsb, cmax, syn.row_g, consts, *scalars,
-                        noise == "output", np.uint64(seed), int(off), _SHORT_TABLES[dt],
-                        int(n_windows), bool(record))
+                return (fr, arrays["w"], s2, tiles, lif, noise == "output", np.uint64(seed),
+                        int(off), _SHORT_TABLES[dt], int(n_windows), bool(record))
 
             return K.run_threaded(K.lif_encode, frames, sample_offset, make)
-        kw = dict(s2=arrays.get("s2"), gp=arrays.get("gp"), gm=arrays.get("gm"),
-                  sp=arrays.get("sp"), sm=arrays.get("sm"), tile_rohm=rohm, row_g=syn.row_g)
-        args = (frames, arrays.get("w"), tiles, lsb, cmax, consts, dt.type(cfg.decay),
-                dt.type(cfg.v_th), dt.type(v_read), reset_zero, noise, seed,
-                int(sample_offset), int(n_windows))
+        # the torch engine and the reference: the same parameters in the same order
+        args = (frames, tiles, lif, noise, seed, int(sample_offset), int(n_windows), bool(record))
+        weights = {k: arrays.get(k) for k in ("w", "s2", "gp", "gm", "sp", "sm")}
         if engine == "torch":
             from rram_lsm.lsm.torch_engine import lif_encode_torch
 
-            return lif_encode_torch(*args, bool(record), device=device or cfg.device, **kw)
+            return lif_encode_torch(*args, device=device or cfg.device, **weights)
         if engine == "reference":
             from rram_lsm.lsm.reference import lif_encode_ref
 
-            counts, mem, raster, led = lif_encode_ref(*args, **kw)
-            return counts, mem, (raster if record else raster[:0]), led
+            return lif_encode_ref(*args, **weights)
         raise InputError(f"unknown engine '{engine}' (numba, torch, reference)")
 
     def encode(self, frames: np.ndarray, batch_size: int = 1024, *, engine: str | None = None,
@@ -283,7 +283,7 @@ class LiquidStateMachine:
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}")
         engine = engine or cfg.engine
-        if not syn.calibrated and b_n:
+        if not self.calibrated and b_n:
             self.calibrate(frames)
         seed = self.noise_seed(noise_key)
         counts = np.zeros((b_n, n_windows, cfg.n_neurons), np.int32)
@@ -328,8 +328,8 @@ class LiquidStateMachine:
         syn = self.synapses
         for k, t in enumerate(syn.tiles):
             book_mvm_totals(syn.spec, ledger, vectors=b_n * t_n, active_rows=int(led[k, 0]),
-                            x2_row_g_us=float(led[k, 1]), n_cols=2 * (t.o1 - t.o0),
-                            n_out=t.o1 - t.o0, adc_used=syn.adc, calls=t_n)
+                            x2_row_g_us=float(led[k, 1]), n_cols=2 * t.n_outputs,
+                            n_out=t.n_outputs, adc_used=syn.adc, calls=t_n)
 
     def raster(self, frames: np.ndarray, index: int = 0, noise_key: int = 0) -> np.ndarray:
         """Spike raster [T, N] (uint8) of sample ``index`` of ``frames`` (same noise as in
@@ -337,7 +337,7 @@ class LiquidStateMachine:
         frames = check_frames(frames, self.config.n_inputs, self.config.n_steps)
         if not (0 <= index < len(frames)):
             raise InputError(f"sample index {index} outside 0..{len(frames) - 1}")
-        if not self.synapses.calibrated:
+        if not self.calibrated:
             self.calibrate(frames)
         _, _, r, _ = self._run(frames[index:index + 1], record=True, sample_offset=index,
                                seed=self.noise_seed(noise_key))

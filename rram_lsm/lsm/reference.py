@@ -9,43 +9,29 @@ from __future__ import annotations
 
 import numpy as np
 
+from crossbar import readchain_ref as rcr
 from crossbar.rng import normals_ref, short_normals_ref
 
 
-def _code(cur: np.ndarray, lsb: float, cmax: float) -> np.ndarray:
-    """ADC codes: rint(I / lsb) clipped to the symmetric range (float64)."""
-    cur = np.asarray(cur, dtype=np.float64)
-    return np.clip(np.rint(cur / lsb), -cmax, cmax)
-
-
-def _adc(cur: np.ndarray, lsb: float, cmax: float) -> np.ndarray:
-    return _code(cur, lsb, cmax) * lsb
-
-
-def _ir(s_us: np.ndarray, v_read: float, r_ohm: float) -> np.ndarray:
-    if r_ohm > 0:
-        return v_read * s_us / (1.0 + r_ohm * s_us * 1e-6)
-    return v_read * s_us
-
-
-def lif_encode_ref(frames, w, tiles, tile_lsb, tile_cmax, consts, decay, v_th, v_read,
-                   reset_zero, noise, seed, sample_offset, n_windows, *, s2=None, gp=None,
-                   gm=None, sp=None, sm=None, tile_rohm=None, row_g=None):
+def lif_encode_ref(frames, tiles, lif, noise, seed, sample_offset, n_windows, record=True, *,
+                   w=None, s2=None, gp=None, gm=None, sp=None, sm=None):
     """Reference of `kernels.lif_encode` / `kernels.lif_encode_percell`.
 
-    ``noise``: "off", "output" (needs ``s2``) or "percell" (needs gp, gm, sp, sm; ``w`` is then
-    unused). Other arguments as in the kernels. Returns (counts [B, K, N], final membrane
-    [B, N], raster [B, T, N], ledger [B, n_tiles, 2]).
+    ``tiles``: a `kernels.TileParams`; ``lif``: a `kernels.LifParams`. ``noise``: "off",
+    "output" (needs ``w``, ``s2``) or "percell" (needs gp, gm, sp, sm). Other arguments as in
+    the kernels. Returns (counts [B, K, N], final membrane [B, N], raster [B, T, N] (empty
+    [0, T, N] unless ``record``), ledger [B, n_tiles, 2]).
     """
     frames = np.asarray(frames)
     b_n, t_n, n_in = frames.shape
     r_n, n = (gp if noise == "percell" else w).shape
     dt = (gp if noise == "percell" else w).dtype
     nblk = (n + 3) // 4
-    tiles = np.asarray(tiles, np.int64)
+    tile_lsb, tile_cmax, tile_rohm, row_g, consts = (tiles.lsb, tiles.cmax, tiles.rohm,
+                                                     tiles.row_g, tiles.consts)
+    decay, v_th, v_read, reset_zero = lif
+    tiles = np.asarray(tiles.bounds, np.int64)
     n_tiles = tiles.shape[0]
-    row_g = np.zeros((n_tiles, r_n)) if row_g is None else row_g
-    tile_rohm = np.zeros(n_tiles) if tile_rohm is None else tile_rohm
     counts = np.zeros((b_n, n_windows, n), np.int32)
     mem = np.zeros((b_n, n), dt)
     raster = np.zeros((b_n, t_n, n), np.uint8)
@@ -70,9 +56,10 @@ def lif_encode_ref(frames, w, tiles, tile_lsb, tile_cmax, consts, decay, v_th, v
                         zm = normals_ref(seed, ((step_key * 2 + 1) * r_n + i) * nblk, n)[o0:o1]
                         accp += np.maximum(gp[i, o0:o1] + sp[i, o0:o1] * zp.astype(dt), 0)
                         accm += np.maximum(gm[i, o0:o1] + sm[i, o0:o1] * zm.astype(dt), 0)
-                    cur = _ir(accp, v_read, tile_rohm[k]) - _ir(accm, v_read, tile_rohm[k])
-                    if lsb > 0:
-                        cur = _adc(cur, lsb, cmax)
+                    cur = rcr.ir_drop(accp, v_read, tile_rohm[k]) \
+                        - rcr.ir_drop(accm, v_read, tile_rohm[k])
+                    if lsb > 0:  # the per-cell kernel rounds in float64
+                        cur = rcr.adc_value(np.asarray(cur, np.float64), lsb, -cmax, cmax)
                     syn[o0:o1] += c * (cur / v_read)
                     continue
                 mu = np.zeros(o1 - o0, dt)
@@ -87,13 +74,13 @@ def lif_encode_ref(frames, w, tiles, tile_lsb, tile_cmax, consts, decay, v_th, v
                     z = short_normals_ref(seed, (step_key * n_tiles + k) * nblk, n)[o0:o1]
                     cur = v_d * (mu + np.sqrt(var) * z.astype(dt))
                     if lsb > 0:
-                        code = np.clip(np.rint(cur / lsb_d), -cmax_d, cmax_d)
-                        syn[o0:o1] += c * (code * (lsb_d / v_d))
+                        syn[o0:o1] += c * rcr.adc_code_scaled(cur, lsb_d, -cmax_d, cmax_d,
+                                                              lsb_d / v_d)
                     else:
                         syn[o0:o1] += c * (cur / v_d)
                 elif lsb > 0:
-                    code = np.clip(np.rint(v_d * mu / lsb_d), -cmax_d, cmax_d)
-                    syn[o0:o1] += c * (code * (lsb_d / v_d))
+                    syn[o0:o1] += c * rcr.adc_code_scaled(v_d * mu, lsb_d, -cmax_d, cmax_d,
+                                                          lsb_d / v_d)
                 else:
                     syn[o0:o1] += c * mu
             if reset_zero:
@@ -106,7 +93,7 @@ def lif_encode_ref(frames, w, tiles, tile_lsb, tile_cmax, consts, decay, v_th, v
             counts[b, t * n_windows // t_n] += spk
             raster[b, t] = spk
         mem[b] = u
-    return counts, mem, raster, led
+    return counts, mem, (raster if record else raster[:0]), led
 
 
 def lif_dense_ref(frames, w_in, w_rec, const_in, const_rec, decay, v_th, reset_zero=True):

@@ -5,7 +5,8 @@ Logical layout: one matrix ``W`` [R, N] (uS) with ``R = n_in + N`` rows -- ``W_i
 ``W^T [x[t]; s[t-1]]``.
 
 Physical layout (sources ``macro`` / ``measured``): signed weights are differential pairs
-G+ - G- (`crossbar.mapping.DifferentialMatrix`). With one shared constant, W_in and W_rec sit on
+G+ - G- placed by `crossbar.layout.plan_stacked` (the planner of
+`crossbar.DifferentialMatrix`). With one shared constant, W_in and W_rec sit on
 the same columns of one array (rows 0..R-1; 256 + 200 = 456 rows <= 512 and 200 pairs = 400
 columns <= 512 for the paper's image encoder), so a step is a single analog MVM over the
 concatenated input with one ADC conversion per neuron. With separate constants the two row
@@ -21,26 +22,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from crossbar import DifferentialMatrix, Macro, MacroSpec, load_preset
+from crossbar import Macro, MacroSpec, load_preset
 from crossbar.device import read_sigma
+from crossbar.layout import StackedLayout, Tile, gather_pairs, plan_stacked
+from crossbar.readchain import wire_resistance_ohm
 from rram_lsm.errors import ConfigError
 from rram_lsm.lsm.config import LSMConfig
 from rram_lsm.lsm.measured import embed_map, load_conductance_map
-
-
-@dataclass
-class Tile:
-    """One analog MVM region: logical rows [r0, r1) x outputs [o0, o1) of group ``group``."""
-
-    r0: int
-    r1: int
-    o0: int
-    o1: int
-    group: int
-    array: int = 0
-    lsb_ua: float = 0.0  # ADC LSB (uA); 0: ideal read-out
-    code_max: int = 0
-    r_ohm: float = 0.0  # lumped wire resistance for the first-order IR drop (0: off)
 
 
 @dataclass
@@ -55,7 +43,7 @@ class Synapses:
     n: int
     w: np.ndarray
     w_cal: np.ndarray
-    tiles: list[Tile]
+    tiles: tuple[Tile, ...]
     ideal: bool
     noise: str = "off"  # "off" | "output" | "percell"
     adc: bool = False
@@ -107,16 +95,23 @@ class Synapses:
             return out
         g = self.gp + self.gm
         for k, t in enumerate(self.tiles):
-            out[k, t.r0:t.r1] = g[t.r0:t.r1, t.o0:t.o1].sum(axis=1)
+            out[k, t.in_lo:t.in_hi] = g[t.in_lo:t.in_hi, t.out_lo:t.out_hi].sum(axis=1)
         return out
 
     def tile_table(self) -> np.ndarray:
-        """[n_tiles, 5] int64 rows (r0, r1, o0, o1, group) for the kernels."""
-        return np.array([[t.r0, t.r1, t.o0, t.o1, t.group] for t in self.tiles], np.int64)
+        """[n_tiles, 5] int64 rows (in_lo, in_hi, out_lo, out_hi, group) for the kernels."""
+        return np.array([[t.in_lo, t.in_hi, t.out_lo, t.out_hi, t.group] for t in self.tiles],
+                        np.int64)
 
-    @property
-    def calibrated(self) -> bool:
-        return (not self.adc) or all(t.lsb_ua > 0 for t in self.tiles)
+    @functools.cached_property
+    def tile_rohm(self) -> np.ndarray:
+        """[n_tiles] lumped wire resistance (ohm) of each tile for the first-order IR drop
+        (zeros when the preset's IR drop is off, or for ideal weights)."""
+        if self.ideal or not self.spec.periphery.ir_drop:
+            return np.zeros(len(self.tiles))
+        r_wire = self.spec.periphery.r_wire_ohm
+        return np.array([wire_resistance_ohm(r_wire, t.n_rows, t.n_outputs) for t in self.tiles],
+                        np.float64)
 
 
 # --- sources -----------------------------------------------------------------------------------
@@ -151,60 +146,29 @@ def resolve_spec(config: LSMConfig) -> MacroSpec:
     return spec.with_overrides(**over) if over else spec
 
 
-def _count_tiles(n_rows: int, n_out: int, rows_avail: int, outs_avail: int) -> int:
-    return -(-n_rows // rows_avail) * -(-n_out // outs_avail)
-
-
-def _plan(spec: MacroSpec, n_in: int, n: int, separate: bool) -> tuple[int, list[tuple]]:
-    """(n_arrays, [(n_rows, row_base, first_array, row_offset, group)]) of the layout."""
-    rows, outs = spec.geometry.rows, spec.geometry.cols // 2
-    if outs < 1:
+def plan_layout(spec: MacroSpec, n_in: int, n: int, separate: bool) -> StackedLayout:
+    """Tiles of the stacked matrix [n_in + N, N] on the preset's arrays
+    (`crossbar.layout.plan_stacked`)."""
+    if spec.geometry.cols // 2 < 1:
         raise ConfigError(f"preset '{spec.name}' has fewer than 2 columns; no differential pair")
-    r = n_in + n
-    fits = r <= rows and n <= outs
-    if not separate:
-        return _count_tiles(r, n, rows, outs), [(r, 0, 0, 0, 0)]
-    if fits:
-        return 1, [(n_in, 0, 0, 0, 0), (n, n_in, 0, n_in, 1)]
-    a_in = _count_tiles(n_in, n, rows, outs)
-    a_rec = _count_tiles(n, n, rows, outs)
-    return a_in + a_rec, [(n_in, 0, 0, 0, 0), (n, n_in, a_in, 0, 1)]
+    return plan_stacked(spec.geometry.rows, spec.geometry.cols, n_in, n, separate)
 
 
 def _macro_synapses(config: LSMConfig, macro: Macro, spec: MacroSpec,
-                    plan: list[tuple]) -> Synapses:
+                    layout: StackedLayout) -> Synapses:
     n_in, n = config.n_inputs, config.n_neurons
     r_tot = n_in + n
-    gp = np.zeros((r_tot, n))
-    gm = np.zeros((r_tot, n))
-    tiles: list[Tile] = []
-    mats = []
-    for n_rows, base, first, roff, group in plan:
-        dm = DifferentialMatrix(macro, n_rows, n, first_array=first, row_offset=roff)
-        mats.append((dm, base))
-        for t in dm.tiles:
-            tiles.append(Tile(base + t.in_lo, base + t.in_hi, t.out_lo, t.out_hi, group,
-                              array=t.region.array))
-    for dm, base in mats:
-        p, m = dm.conductances()
-        gp[base:base + dm.n_in] = p
-        gm[base:base + dm.n_in] = m
+    gp, gm = gather_pairs(macro.g_us, layout.tiles, r_tot, n)
     w_cal = gp - gm
     a = config.analog
     if a.drift_s > 0:
         macro.advance(a.drift_s)
-        for dm, base in mats:
-            p, m = dm.conductances()
-            gp[base:base + dm.n_in] = p
-            gm[base:base + dm.n_in] = m
-    if spec.periphery.ir_drop:
-        for t in tiles:
-            t.r_ohm = spec.periphery.r_wire_ohm * ((t.r1 - t.r0) + 2 * (t.o1 - t.o0)) / 2.0
-    info = {"n_arrays": macro.n_arrays, "n_tiles": len(tiles),
+        gp, gm = gather_pairs(macro.g_us, layout.tiles, r_tot, n)
+    info = {"n_arrays": macro.n_arrays, "n_tiles": len(layout.tiles),
             "formed_fraction": float(np.mean(macro.formed_mask())),
             "weight_mean_us": float((gp - gm).mean()), "weight_std_us": float((gp - gm).std())}
-    return Synapses(n_in, n, gp - gm, w_cal, tiles, ideal=False, noise=a.noise, adc=a.adc,
-                    gp=gp, gm=gm, macro=macro, spec=spec, info=info)
+    return Synapses(n_in, n, gp - gm, w_cal, layout.tiles, ideal=False, noise=a.noise,
+                    adc=a.adc, gp=gp, gm=gm, macro=macro, spec=spec, info=info)
 
 
 def _form_macro(config: LSMConfig, spec: MacroSpec, n_arrays: int, seed: int) -> Macro:
@@ -233,7 +197,8 @@ def gaussian_statistics(config: LSMConfig, spec: MacroSpec | None = None) -> tup
     if wc.gaussian_mean_us is not None and wc.gaussian_std_us is not None:
         return wc.gaussian_mean_us, wc.gaussian_std_us
     spec = spec or resolve_spec(config)
-    n_arrays, _ = _plan(spec, config.n_inputs, config.n_neurons, config.separate_constants)
+    n_arrays = plan_layout(spec, config.n_inputs, config.n_neurons,
+                           config.separate_constants).n_arrays
     seed = config.seed if wc.macro_seed is None else wc.macro_seed
     mean, std = _fitted_gaussian(spec.model_dump_json(), wc.form_voltage, seed, n_arrays)
     if wc.gaussian_mean_us is not None:
@@ -253,20 +218,18 @@ def build_synapses(config: LSMConfig, seed: int | None = None) -> Synapses:
         mean, std = gaussian_statistics(config.replace(seed=seed))
         rng = np.random.default_rng([seed, 0x6A55])
         w = rng.normal(mean, std, size=(n_in + n, n))
-        if config.separate_constants:
-            tiles = [Tile(0, n_in, 0, n, 0), Tile(n_in, n_in + n, 0, n, 1)]
-        else:
-            tiles = [Tile(0, n_in + n, 0, n, 0)]
+        # no chip: the tiles of one array large enough for the whole matrix
+        tiles = plan_stacked(n_in + n, 2 * n, n_in, n, config.separate_constants).tiles
         return Synapses(n_in, n, w, w, tiles, ideal=True,
                         info={"gaussian_mean_us": mean, "gaussian_std_us": std})
     spec = resolve_spec(config)
-    n_arrays, plan = _plan(spec, n_in, n, config.separate_constants)
+    layout = plan_layout(spec, n_in, n, config.separate_constants)
     if wc.source == "macro":
-        macro = _form_macro(config, spec, n_arrays, die_seed)
+        macro = _form_macro(config, spec, layout.n_arrays, die_seed)
     else:
         g = load_conductance_map(wc.path, spec)
-        g = embed_map(g, spec, n_arrays, n_in + n, n)
+        g = embed_map(g, spec, layout.n_arrays, n_in + n, n)
         macro = Macro.from_conductances(spec, g, seed=die_seed)
-    syn = _macro_synapses(config, macro, spec, plan)
+    syn = _macro_synapses(config, macro, spec, layout)
     syn.info["source"] = wc.source
     return syn

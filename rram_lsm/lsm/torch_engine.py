@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from rram_lsm.lsm import torch_readchain as trc
+
 _PERCELL_CHUNK = 16_000_000  # elements of one [b, rows, cols] draw
 
 
@@ -30,20 +32,20 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
-def lif_encode_torch(frames, w, tiles, tile_lsb, tile_cmax, consts, decay, v_th, v_read,
-                     reset_zero, noise, seed, sample_offset, n_windows, record, *, s2=None,
-                     gp=None, gm=None, sp=None, sm=None, tile_rohm=None, row_g=None,
-                     device="cpu"):
-    """Same arguments and returns as `reference.lif_encode_ref` (numpy in, numpy out);
-    the working dtype is that of ``w`` (or ``gp`` for per-cell noise)."""
+def lif_encode_torch(frames, tiles, lif, noise, seed, sample_offset, n_windows, record, *,
+                     w=None, s2=None, gp=None, gm=None, sp=None, sm=None, device="cpu"):
+    """Same arguments and returns as `reference.lif_encode_ref` (numpy in, numpy out), plus
+    ``device``; the working dtype is that of ``w`` (or ``gp`` for per-cell noise)."""
     dev = resolve_device(device)
     base = gp if noise == "percell" else w
     dt = _torch_dtype(base.dtype)
     b_n, t_n, n_in = frames.shape
     r_n, n = base.shape
+    tile_lsb, tile_cmax, tile_rohm, row_g, consts = (tiles.lsb, tiles.cmax, tiles.rohm,
+                                                     tiles.row_g, tiles.consts)
+    decay, v_th, v_read, reset_zero = lif
+    tiles = np.asarray(tiles.bounds, np.int64)
     n_tiles = len(tiles)
-    row_g = np.zeros((n_tiles, r_n)) if row_g is None else row_g
-    tile_rohm = np.zeros(n_tiles) if tile_rohm is None else tile_rohm
 
     def T(a):
         return torch.as_tensor(np.ascontiguousarray(a), device=dev, dtype=dt)
@@ -101,9 +103,9 @@ def lif_encode_torch(frames, w, tiles, tile_lsb, tile_cmax, consts, decay, v_th,
                 accp = _percell_sum(z, Gp[rows, o0:o1], Sp[rows, o0:o1], gen)
                 accm = _percell_sum(z, Gm[rows, o0:o1], Sm[rows, o0:o1], gen)
                 rohm = float(tile_rohm[k])
-                cur = _ir(accp, v_read, rohm) - _ir(accm, v_read, rohm)
+                cur = trc.ir_drop(accp, v_read, rohm) - trc.ir_drop(accm, v_read, rohm)
                 if lsb > 0:
-                    cur = _adc(cur, lsb, cmax)
+                    cur = trc.adc_value(cur, lsb, -cmax, cmax)
                 part = c * (cur / v_read)
             else:
                 mu = _affine(mu_in, t, sr, w_rec, b_n, o1 - o0, dt, dev)
@@ -112,11 +114,12 @@ def lif_encode_torch(frames, w, tiles, tile_lsb, tile_cmax, consts, decay, v_th,
                     zn = torch.randn(mu.shape, generator=gen, device=dev, dtype=dt)
                     cur = v_read * (mu + torch.sqrt(var) * zn)
                     if lsb > 0:
-                        part = c * _code_scaled(cur, lsb, cmax, lsb / v_read)
+                        part = c * trc.adc_code_scaled(cur, lsb, -cmax, cmax, lsb / v_read)
                     else:
                         part = c * (cur / v_read)
                 elif lsb > 0:
-                    part = c * _code_scaled(v_read * mu, lsb, cmax, lsb / v_read)
+                    part = c * trc.adc_code_scaled(v_read * mu, lsb, -cmax, cmax,
+                                                   lsb / v_read)
                 else:
                     part = c * mu
             if full:
@@ -155,23 +158,6 @@ def _affine(pre_in, t, sr, w_rec, b_n, m, dt, dev):
     if w_rec is not None:
         return sr @ w_rec
     return torch.zeros((b_n, m), dtype=dt, device=dev)
-
-
-def _code_scaled(cur: torch.Tensor, lsb: float, cmax: float, scale: float) -> torch.Tensor:
-    """ADC code (rint(I / lsb), half to even, clipped) times ``scale``, in the working dtype
-    (the numba kernel rounds in float64: float32 runs may differ on exact half-codes)."""
-    return torch.clamp(torch.round(cur / lsb), -cmax, cmax).mul_(scale)
-
-
-def _adc(cur: torch.Tensor, lsb: float, cmax: float) -> torch.Tensor:
-    c64 = cur.to(torch.float64)
-    return (torch.clamp(torch.round(c64 / lsb), -cmax, cmax) * lsb).to(cur.dtype)
-
-
-def _ir(s_us: torch.Tensor, v_read: float, r_ohm: float) -> torch.Tensor:
-    if r_ohm > 0:
-        return v_read * s_us / (1.0 + r_ohm * s_us * 1e-6)
-    return v_read * s_us
 
 
 def _percell_sum(z: torch.Tensor, g: torch.Tensor, sd: torch.Tensor,
