@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from crossbar import Macro, load_preset
+from crossbar.defaults import DEFAULT_PRESET
 from firmware.programs import IsppSettings, forming_sweep, parse_region, write_verify_weights
 from firmware.replay import replay
 from firmware.rvec import read_rvec, write_rvec
@@ -82,7 +83,7 @@ def bench_case(name: str, make, macro_factory, spec, folder: str) -> tuple[dict,
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--preset", default="rram-40nm-256kb")
+    ap.add_argument("--preset", default=DEFAULT_PRESET)
     ap.add_argument("--sparsity", type=float, default=0.5, help="forming target sparsity")
     ap.add_argument("--tolerance-us", type=float, default=2.0)
     ap.add_argument("--seed", type=int, default=0)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from crossbar import kernels as K
+from crossbar.defaults import DEFAULT_PRESET
 from crossbar.device import CellArrays, drifted, read_sigma, sample_cells
 from crossbar.errors import InputError
 from crossbar.layout import Region
@@ -56,7 +57,7 @@ class Macro:
         seed: int seed or numpy Generator; the same seed gives the same die and the same noise.
     """
 
-    def __init__(self, spec: MacroSpec | str = "rram-40nm-256kb", n_arrays: int = 1,
+    def __init__(self, spec: MacroSpec | str = DEFAULT_PRESET, n_arrays: int = 1,
                  seed: int | np.random.Generator | None = 0) -> None:
         if isinstance(spec, str):
             spec = load_preset(spec)

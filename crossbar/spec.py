@@ -20,12 +20,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from crossbar.defaults import DEFAULT_PRESET
 from crossbar.errors import SpecError
 from crossbar.resources import config_dir, config_file, list_config_files
 from crossbar.validation import format_validation_error, read_yaml_mapping
 
 PRESET_DIR_ENV = "RRAM_LSM_PRESETS"
-PRESET_EXAMPLE = "configs/macro/rram-40nm-256kb.yaml"
+PRESET_EXAMPLE = f"configs/macro/{DEFAULT_PRESET}.yaml"
 
 
 class _Section(BaseModel):
@@ -272,7 +273,7 @@ def list_presets() -> list[str]:
     return sorted(names)
 
 
-def load_preset(name: str = "rram-40nm-256kb") -> MacroSpec:
+def load_preset(name: str = DEFAULT_PRESET) -> MacroSpec:
     """Load a named preset (a file ``<name>.yaml`` in $RRAM_LSM_PRESETS folders, else a shipped
     preset), or a path to a YAML file."""
     if name.endswith((".yaml", ".yml")) or os.sep in name or "/" in name:

@@ -8,25 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 import crossbar
-from crossbar.resources import config_file
 from firmware.rvec import read_rvec
 from rram_lsm.cli import main
 
 
 @pytest.fixture(scope="module")
-def preset(tmp_path_factory) -> str:
+def preset(small_preset_file) -> str:
     """The default preset with 32 x 32 arrays, as a YAML file."""
-    src = config_file("macro/rram-40nm-256kb.yaml")
-    raw = yaml.safe_load(src.read_text())
-    raw["name"] = "test-32"
-    raw["geometry"]["rows"]["value"] = 32
-    raw["geometry"]["cols"]["value"] = 32
-    path = tmp_path_factory.mktemp("preset") / "test-32.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return str(path)
+    return small_preset_file(32, 32, "test-32")
 
 
 def _json(capsys, argv) -> dict:

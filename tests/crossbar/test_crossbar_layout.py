@@ -122,5 +122,5 @@ def test_gather_pairs_reads_the_planned_cells():
 
 
 @pytest.fixture(scope="module")
-def small_preset_spec(spec):
-    return spec.with_overrides(geometry={"rows": 32, "cols": 32})
+def small_preset_spec(small_spec):
+    return small_spec(32, 32)

@@ -162,7 +162,7 @@ def test_summary_text_and_run_folder_guard(tiny):
 
 
 def test_resolve_config():
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     assert default_config_path() == root / "configs" / "zero_shot_default.yaml"
     cfg = resolve_config(None)
     assert cfg.name == "zero-shot-default"

@@ -129,7 +129,7 @@ def test_config_validation_in_process():
 def test_shipped_configs_validate():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1] / "configs"
+    root = Path(__file__).resolve().parents[2] / "configs"
     names = ["zero_shot_default.yaml", "zero_shot_nmnist_ntidigits.yaml",
              "classify_builtin.yaml", "classify_nmnist_ntidigits.yaml"]
     for n in names:

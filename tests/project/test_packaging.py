@@ -16,7 +16,7 @@ import pytest
 
 from crossbar.resources import config_dir, config_file, config_root, list_config_files
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("crossbar", "firmware", "rram_lsm")
 SHIPPED = sorted(p.relative_to(REPO / "configs").as_posix()
                  for p in (REPO / "configs").rglob("*.yaml"))

@@ -163,7 +163,7 @@ def test_shipped_config_encode_block(tmp_path, capsys, monkeypatch):
     from rram_lsm.errors import DataError
     from rram_lsm.lsm.config import read_lsm_file
 
-    root = Path(__file__).resolve().parents[1] / "configs" / "lsm"
+    root = Path(__file__).resolve().parents[2] / "configs" / "lsm"
     assert read_lsm_file(root / "image.yaml").encode.dataset == "digits-dvs"
     assert read_lsm_file(root / "audio.yaml").encode.dataset == "spoken-digits"
     calls = []

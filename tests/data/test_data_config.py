@@ -17,7 +17,7 @@ from rram_lsm.data import (
 )
 from rram_lsm.errors import ConfigError, InputError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_yaml_equals_defaults():

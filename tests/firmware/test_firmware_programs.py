@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from crossbar import DifferentialMatrix, Macro, load_preset
+from crossbar import DifferentialMatrix, Macro
 from firmware import errors as E
 from firmware.isa import (
     COND_IF_ABOVE,
@@ -39,8 +39,8 @@ from firmware.programs import (
 
 
 @pytest.fixture(scope="module")
-def small():
-    return load_preset().with_overrides(geometry={"rows": 32, "cols": 32})
+def small(small_spec):
+    return small_spec(32, 32)
 
 
 def _formed(spec, v):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crossbar import Macro, load_preset
+from crossbar import Macro
 from crossbar import kernels as K
 from crossbar.device import read_sigma
 from firmware import errors as E
@@ -26,8 +26,8 @@ from firmware.replay import replay, write_cell_log
 
 
 @pytest.fixture(scope="module")
-def small():
-    return load_preset().with_overrides(geometry={"rows": 64, "cols": 64})
+def small(small_spec):
+    return small_spec(64, 64)
 
 
 @pytest.fixture(scope="module")

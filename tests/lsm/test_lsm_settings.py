@@ -21,7 +21,7 @@ from rram_lsm.lsm import LSMConfig, load_lsm_config
 from rram_lsm.lsm.config import read_lsm_file
 from rram_lsm.lsm.defaults import CUSTOM_DEFAULTS, MODALITY_DEFAULTS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("modality", ["image", "audio"])

@@ -6,17 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from crossbar import DifferentialMatrix, Macro
 from crossbar.ledger import Ledger
 from crossbar.macro import book_mvm
-from crossbar.spec import preset_dirs
 from rram_lsm.errors import ConfigError, DataError, InputError
 from rram_lsm.lsm import LiquidStateMachine, LSMConfig, firing_stats, load_lsm_config
 from rram_lsm.lsm.reference import lif_dense_ref
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def frames(n=12, t=20, n_in=24, p=0.15, seed=0):
@@ -35,17 +33,9 @@ IDEAL = {"noise": "off", "adc": False, "faults": False}
 
 
 @pytest.fixture(scope="module")
-def small_preset(tmp_path_factory) -> str:
-    """The default preset with 32 x 32 arrays (forces tiling)."""
-    src = next(d / "rram-40nm-256kb.yaml" for d in preset_dirs()
-               if (d / "rram-40nm-256kb.yaml").is_file())
-    raw = yaml.safe_load(src.read_text())
-    raw["name"] = "small-test"
-    raw["geometry"]["rows"]["value"] = 32
-    raw["geometry"]["cols"]["value"] = 32
-    path = tmp_path_factory.mktemp("preset") / "small.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return str(path)
+def small_preset(small_preset_file) -> str:
+    """The default preset with 32 x 32 arrays (forces tiling), as a YAML file."""
+    return small_preset_file(32, 32, "small-test")
 
 
 def test_gaussian_source_is_dense_textbook_lif():

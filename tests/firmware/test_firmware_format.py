@@ -36,8 +36,8 @@ from firmware.rvec import (
 
 
 @pytest.fixture(scope="module")
-def small():
-    return load_preset().with_overrides(geometry={"rows": 16, "cols": 16})
+def small(small_spec):
+    return small_spec(16, 16)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from nbclient import NotebookClient
 
 import rram_lsm
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "zero_shot_walkthrough.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "zero_shot_walkthrough.ipynb"
 
 # Appended to the in-memory copy only: which interpreter and which package the kernel ran.
 _PROBE = (

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crossbar import Macro, load_preset
+from crossbar import Macro
 from firmware.errors import ReadbackError
 from firmware.readback import load_readback, macro_from_readback
 
 
 @pytest.fixture(scope="module")
-def small():
-    return load_preset().with_overrides(geometry={"rows": 8, "cols": 6})
+def small(small_spec):
+    return small_spec(8, 6)
 
 
 def _map(seed=0):
