@@ -6,7 +6,8 @@ decay, one threshold): ideal arithmetic, or its weights programmed onto a preset
 engine. A bias is an extra input row driven at every step. Layer k's spike raster is layer
 k + 1's binary input, so a multi-layer graph runs as a chain of reservoirs (each layer's whole
 time series before the next: the same result as stepping them together, since no layer feeds an
-earlier one).
+earlier one). With the ADC on, each layer's ADC ranges are calibrated (the preset's rule, as
+`LiquidStateMachine.calibrate`) on the first ``calibration_samples`` of that layer's inputs.
 """
 
 from __future__ import annotations

@@ -26,6 +26,18 @@ parameters (and ``reset: subtract`` in the metadata), but every NIR consumer run
 to zero. ``decay = 1`` (no leak) has ``tau = inf`` and is exported as NIR's ``IF`` node instead.
 ``decay = 0`` gives ``tau = dt``. Read noise, the ADC and drift are not NIR semantics: they are
 described in the node metadata only (the weights are the ideal ones at inference time).
+
+Checked (tests/lsm/test_nir_export.py): `snntorch.import_from_nir` of an exported reset-to-zero
+reservoir gives our engine's spikes exactly. snnTorch runs in float32 (NIRTorch casts the
+modules), our engine in float64 or float32 with the constant applied after the weight sums, so
+the membranes differ in the last bits; a spike could only differ where a membrane lies within
+float32 rounding of ``v_th`` (none did in 1.1 M neuron-steps of the image and audio reservoirs).
+
+On the snnTorch side: its ``RLeaky`` with ``reset_mechanism="zero"`` and the default
+``reset_delay=True`` also drops the whole input of the step after a spike (no NIR neuron does;
+its importer builds neurons with ``reset_delay=False``), and its exporter writes every ``Leaky``
+as a reset-to-``v_reset`` LIF whatever its ``reset_mechanism`` (snnTorch's default "subtract"
+is lost there too).
 """
 
 from __future__ import annotations
