@@ -2,10 +2,11 @@
 
 `check_records` is the single gate that every program passes before it returns and that the
 readers (.rvec, CSV) pass before they hand out a `Program`: nothing outside the ratings or the
-geometry leaves this package. One pass of `firmware.kernels.scan_records` evaluates every rule
-(in the priority order of `kernels.BASE_RULES` then the rating rules per limits source); the first
-broken rule raises an error that names the record (index, opcode, address), the field, its value,
-the limit, how many records break the same rule, and the fix.
+geometry leaves this package. One pass of `firmware.kernels.scan_records` evaluates every rule;
+the error is about the lowest record index that breaks any rule (of that record's broken rules,
+the first in the priority order of `kernels.BASE_RULES` then the rating rules per limits source).
+It names the record (index, opcode, address), the field, its value, the limit, how many records
+break the same rule, and the fix.
 
 Comparisons are done in float64 on the exact float32 values stored in the records.
 """
@@ -103,7 +104,9 @@ def check_records(records: np.ndarray, header: VectorHeader, spec: MacroSpec | N
     broken = np.flatnonzero(count)
     if not broken.size:
         return
-    k = int(broken[0])
+    # the lowest record index that breaks any rule; of its rules, the first in priority order
+    lowest = first[broken].min()
+    k = int(broken[first[broken] == lowest][0])
     i, n_bad = int(first[k]), int(count[k])
     rec = records[i]
     where = origin if origin is not None else "program"
