@@ -128,6 +128,9 @@ def parse_header(data: bytes, origin: str) -> tuple[VectorHeader, int]:
     soon as its two bytes are present, the header length, then each header field in offset
     order."""
     n = len(data)
+    if n == 0:
+        raise E.TruncatedFileError(f"{origin}: file is empty (an .rvec file starts with a "
+                                   f"{HEADER_SIZE}-byte header)")
     m = min(n, len(MAGIC))
     if data[:m] != MAGIC[:m]:
         raise E.BadMagicError(
@@ -140,8 +143,8 @@ def parse_header(data: bytes, origin: str) -> tuple[VectorHeader, int]:
     version = struct.unpack_from("<H", data, 8)[0]
     if version != FORMAT_VERSION:
         raise E.UnsupportedVersionError(
-            f"{origin}: header field 'format_version' = {version} is not supported (this reader "
-            f"reads version {FORMAT_VERSION}); use a newer rram-lsm or re-export the vectors")
+            f"{origin}: format version {version} is not supported (header field "
+            f"'format_version'; this reader reads version {FORMAT_VERSION}); use a newer rram-lsm or re-export the vectors")
     if n < HEADER_SIZE:
         raise E.TruncatedFileError(
             f"{origin}: file ends inside the header ({n} of {HEADER_SIZE} bytes)")
