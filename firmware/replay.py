@@ -23,6 +23,7 @@ import numpy as np
 from crossbar import kernels as K
 from crossbar.macro import Macro
 from firmware import errors as E
+from firmware.identity import resolve_identity
 from firmware.isa import (
     COND_ALWAYS,
     COND_IF_ABOVE,
@@ -161,6 +162,9 @@ def replay(program: Program, macro: Macro, *, chip_id: str | None = None,
     if h.n_arrays > macro.n_arrays:
         raise E.PresetMismatchError(
             f"program uses {h.n_arrays} array(s); the macro has {macro.n_arrays}")
+    # a header naming a known preset (or the macro's) must stay within its ratings; an unknown
+    # one is bounded below by the macro's ratings, which every record is checked against
+    resolve_identity(h, [spec], unverified_limits=True)
     check_target(h, spec, chip_id=chip_id, allow_other_preset=allow_other_preset)
     check_records(program.records, h, spec)
     if chunk_ops < 1:
