@@ -144,7 +144,8 @@ def parse_header(data: bytes, origin: str) -> tuple[VectorHeader, int]:
     if version != FORMAT_VERSION:
         raise E.UnsupportedVersionError(
             f"{origin}: format version {version} is not supported (header field "
-            f"'format_version'; this reader reads version {FORMAT_VERSION}); use a newer rram-lsm or re-export the vectors")
+            f"'format_version'; this reader reads version {FORMAT_VERSION}); use a newer "
+            "rram-lsm or re-export the vectors")
     if n < HEADER_SIZE:
         raise E.TruncatedFileError(
             f"{origin}: file ends inside the header ({n} of {HEADER_SIZE} bytes)")

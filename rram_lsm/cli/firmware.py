@@ -100,7 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _preset_arg(s)
     g = s.add_mutually_exclusive_group(required=True)
     g.add_argument("--targets", help=".npy map [rows, cols] of target conductances (uS; NaN = "
-                   "skip)")
+                   "leave the cell alone; not all NaN, no infinities)")
     g.add_argument("--weights", help=".npy signed matrix [n_in, n_out] (uS) for differential "
                    "pairs (columns 2k = G+, 2k+1 = G-)")
     s.add_argument("--tolerance-us", type=float, required=True, help="half-width of the window")
@@ -321,10 +321,17 @@ def cmd_write_verify(args: argparse.Namespace) -> int:
     r0, c0 = _origin(args.origin)
     if args.targets:
         t = _load_npy(args.targets, "targets", "--targets")
+        if t.size == 0 or np.isnan(t).all():
+            raise InputError(f"--targets {args.targets}: every target is NaN (or there is none); "
+                             "NaN means 'leave this cell alone', so nothing would be written")
         prog = write_verify(spec, t, args.tolerance_us, array=args.array, origin=(r0, c0),
                             n_arrays=args.arrays, settings=settings, chip_id=args.chip_id)
     else:
         w = _load_npy(args.weights, "weights", "--weights")
+        if np.isnan(w).any():
+            i = [int(x[0]) for x in np.nonzero(np.isnan(w))]
+            raise InputError(f"--weights {args.weights}: weight at index {i} is NaN "
+                             f"({int(np.isnan(w).sum())} NaN weight(s)); every weight is written")
         prog = write_verify_weights(spec, w, args.tolerance_us, first_array=args.array,
                                     row_offset=r0, col_offset=c0, g_ref_us=args.g_ref_us,
                                     n_arrays=args.arrays, settings=settings,
