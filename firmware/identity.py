@@ -5,7 +5,8 @@ come from. Every reader (.rvec and CSV) therefore resolves the named preset, in 
 
 1. a preset the caller gave (the target ``spec`` or one of ``presets``) whose digest equals the
    header's ``preset_digest`` (the digest covers the name, so the names match too);
-2. else a known preset of the header's name: shipped, or in a ``$RRAM_LSM_PRESETS`` folder
+2. a given preset of the header's name but another digest: refused (`PresetMismatchError`);
+   else a known preset of the header's name: shipped, or in a ``$RRAM_LSM_PRESETS`` folder
    (`crossbar.spec.list_presets`). Its digest must equal the header's, otherwise the file is
    refused (`PresetMismatchError`): it was made for another version or an edited copy of it;
 3. else a ``fallback`` preset with that digest (the spec stored in a macro state file: it may
@@ -102,6 +103,13 @@ def resolve_identity(header: VectorHeader, given: Sequence[MacroSpec] = (), *,
                 "copy of that preset; pass that preset with --preset FILE (Python: presets=)")
         check_header_limits(header, known, "shipped preset", origin)
         return Identity(known, "shipped preset")
+    same_name = [s for s in given if s.name == header.preset_name]
+    if same_name:
+        raise E.PresetMismatchError(
+            f"{origin}: header field 'preset_digest' ({header.preset_digest.hex()[:16]}...) does "
+            f"not match the digest of the given preset '{same_name[0].name}' "
+            f"({spec_digest(same_name[0]).hex()[:16]}...): the file was made for another version "
+            "or an edited copy of that preset, or it was altered")
     for spec in fallback:
         if spec_digest(spec) == header.preset_digest:
             check_header_limits(header, spec, "preset of the macro state", origin)

@@ -296,7 +296,10 @@ def _written(args: argparse.Namespace, prog, spec) -> int:
 def cmd_form(args: argparse.Namespace) -> int:
     spec = load_preset(args.preset)
     refuse_overwrite(args.out, args.force)
-    region = parse_region(args.region, spec, args.array) if args.region else None
+    try:
+        region = parse_region(args.region, spec, args.array) if args.region else None
+    except FE.FirmwareError as exc:
+        raise type(exc)(f"--region: {exc}") from None
     if region is None and args.array:
         g = spec.geometry
         region = parse_region(f"0:{g.rows},0:{g.cols}", spec, args.array)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -57,14 +59,19 @@ def doc_float(x: float) -> str:
     x = abs(x)
     if x == 0:
         return sign + "0.0"
-    for p in range(17):
-        s = f"{x:.{p}e}"
-        if float(s) == x:
+    for p in range(17):  # p + 1 significant digits; the rounded value and its neighbours
+        mant, exp = f"{x:.{p}e}".split("e")
+        d0 = int(mant.replace(".", ""))
+        fits = [d for d in (d0 - 1, d0, d0 + 1)
+                if d > 0 and float(Decimal(d).scaleb(int(exp) - p)) == x]
+        if fits:
+            d = min(fits, key=lambda d: (abs(Fraction(d) * Fraction(10) ** (int(exp) - p)
+                                             - Fraction(x)), d % 2))  # a tie: even digit
             break
-    mant, exp = s.split("e")
-    digits = mant.replace(".", "").rstrip("0") or "0"
-    e = int(exp) + 1  # value = 0.d1d2... x 10^e
-    xexp = e - 1
+    ds = str(d)
+    xexp = len(ds) - 1 + int(exp) - p  # value = d1.d2d3... x 10^xexp
+    digits = ds.rstrip("0") or "0"
+    e = xexp + 1  # value = 0.d1d2... x 10^e
     if -4 <= xexp < 16:
         if e <= 0:
             body = "0." + "0" * (-e) + digits
@@ -132,7 +139,9 @@ def _product_digest(raw: dict) -> bytes:
                                     (2e-12, "2e-12"), (1e-05, "1e-05"), (0.0001, "0.0001"),
                                     (1.5e16, "1.5e+16"), (1234567890123456.0,
                                                           "1234567890123456.0"),
-                                    (-0.5, "-0.5"), (0.0, "0.0"), (1e12, "1000000000000.0")])
+                                    (-0.5, "-0.5"), (0.0, "0.0"), (1e12, "1000000000000.0"),
+                                    (2.0 ** -24, "5.960464477539063e-08"), (9.5, "9.5"),
+                                    (1e-4, "0.0001"), (1e16, "1e+16")])
 def test_doc_float_examples(x, text):
     assert doc_float(x) == text
 
@@ -299,3 +308,12 @@ def test_names_that_would_not_round_trip_are_refused(small_spec, good, name):
         b[40:72] = raw.ljust(32, b"\0")
         with pytest.raises(E.HeaderError, match="preset_name"):
             decode_rvec(_rehash(bytes(b)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(x=st.floats(allow_nan=False, allow_infinity=False))
+def test_doc_float_is_the_text_json_writes(x):
+    import json
+
+    assert doc_float(x) == json.dumps(x)
+    assert float(doc_float(x)) == x
