@@ -5,10 +5,10 @@ come from. Every reader (.rvec and CSV) therefore resolves the named preset, in 
 
 1. a preset the caller gave (the target ``spec`` or one of ``presets``) whose digest equals the
    header's ``preset_digest`` (the digest covers the name, so the names match too);
-2. a given preset of the header's name but another digest: refused (`PresetMismatchError`);
-   else a known preset of the header's name: shipped, or in a ``$RRAM_LSM_PRESETS`` folder
+2. else a known preset of the header's name: shipped, or in a ``$RRAM_LSM_PRESETS`` folder
    (`crossbar.spec.list_presets`). Its digest must equal the header's, otherwise the file is
-   refused (`PresetMismatchError`): it was made for another version or an edited copy of it;
+   refused (`PresetMismatchError`): it was made for another version or an edited copy of it.
+   Likewise a given preset of the header's name but another digest refuses the file;
 3. else a ``fallback`` preset with that digest (the spec stored in a macro state file: it may
    name a custom preset, but never stands in for a known one);
 4. else the preset is unknown: refused (`UnknownPresetError`) unless the caller accepts

@@ -293,3 +293,16 @@ def test_json_output_is_strict(form, tmp_path, capsys):
     rc, out, _ = _run(capsys, ["firmware", "inspect", str(f), "--json"])
     assert rc == 0
     json.loads(out, parse_constant=lambda c: pytest.fail(f"bare {c} in JSON"))
+
+
+def test_genuine_file_replays_on_an_edited_target_with_any_preset(form, edited_file, tmp_path,
+                                                                  capsys):
+    """The file's own identity is the shipped preset (verified); the edited copy is only the
+    target, whose ratings apply as well."""
+    f = write_rvec(form, tmp_path / "g.rvec")
+    rc, out, err = _run(capsys, ["firmware", "replay", str(f), "--preset", edited_file,
+                                 "--any-preset", "--json"])
+    assert rc == 0, err
+    assert json.loads(out)["limits_verified"] is True
+    rc, _, err = _run(capsys, ["firmware", "replay", str(f), "--preset", edited_file])
+    assert rc == 2 and "--any-preset" in err
