@@ -30,7 +30,7 @@ import numpy as np
 from crossbar.fsio import atomic_write
 from crossbar.spec import MacroSpec
 from firmware import errors as E
-from firmware.identity import resolve_identity
+from firmware.identity import check_written_identity, resolve_identity
 from firmware.isa import (
     COND_CODES,
     COND_NAMES,
@@ -92,6 +92,7 @@ def _rows_text(rec: np.ndarray, first_index: int) -> str:
 
 def write_csv(program: Program, path: str | os.PathLike, *, force: bool = False) -> Path:
     """Validate ``program`` and write it as CSV atomically (refuses to overwrite unless force)."""
+    check_written_identity(program.header)
     check_records(program.records, program.header)
     rec = program.records
 

@@ -121,3 +121,14 @@ def resolve_identity(header: VectorHeader, given: Sequence[MacroSpec] = (), *,
         "neither shipped nor given, so the header limits cannot be verified; pass that preset "
         "with --preset FILE (Python: spec= / presets=), or accept unverified limits explicitly "
         "with --unverified-limits (Python: unverified_limits=True)")
+
+
+def check_written_identity(header: VectorHeader) -> None:
+    """What a writer checks about the header it writes: if its digest is that of the known
+    preset of its name, every limit is within that preset's ratings (an in-memory header with a
+    genuine identity and raised limits is never written). Headers of presets derived in Python
+    or unknown to this installation pass; their records are checked against their limits."""
+    try:
+        resolve_identity(header, unverified_limits=True, origin="program")
+    except E.PresetMismatchError:
+        pass

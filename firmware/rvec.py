@@ -30,7 +30,7 @@ import numpy as np
 from crossbar.fsio import atomic_write
 from crossbar.spec import MacroSpec
 from firmware import errors as E
-from firmware.identity import resolve_identity
+from firmware.identity import check_written_identity, resolve_identity
 from firmware.isa import (
     CHIP_ID_RE,
     LABEL_RE,
@@ -92,6 +92,7 @@ def write_rvec(program: Program, path: str | os.PathLike, *, force: bool = False
             header = header.for_spec(spec)
         except E.FirmwareError as exc:
             raise E.PresetMismatchError(str(exc)) from None
+    check_written_identity(header)
     check_records(program.records, header, spec)
     head = header_bytes(header, len(program))
     body = _records_buffer(program.records)

@@ -163,6 +163,18 @@ def test_writer_given_another_spec_writes_that_identity(form, edited_file, tmp_p
         read_rvec(path)
 
 
+def test_writers_refuse_a_genuine_identity_with_raised_limits(form, edited_file, tmp_path):
+    edited = load_spec(edited_file)
+    h = form.header
+    forged = Program(h.__class__(h.n_arrays, h.rows, h.cols, h.preset_name, h.preset_digest,
+                                 Limits.from_spec(edited)), form.records)
+    with pytest.raises(E.HeaderRatingsError):
+        write_rvec(forged, tmp_path / "x.rvec")
+    with pytest.raises(E.HeaderRatingsError):
+        write_csv(forged, tmp_path / "x.csv")
+    assert not list(tmp_path.iterdir())
+
+
 def test_python_replay_checks_the_named_preset(form, edited_file):
     edited = load_spec(edited_file)
     forged = Program(form.header.__class__(
