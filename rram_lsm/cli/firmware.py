@@ -377,7 +377,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(json.dumps(_json_safe(info), allow_nan=False))
     else:
         _print_inspect(info)
-        print("\n".join(_limits_lines(prog)))
+        for line in _limits_lines(prog):
+            print(line)
     if error is not None:
         raise error
     return 0
