@@ -84,8 +84,21 @@ def load_macro(path: str | os.PathLike, spec: MacroSpec | None = None):
     for f in fields:
         if f not in arrays or arrays[f].shape != (n,):
             raise InputError(f"{path}: field '{f}' missing or not of length {n}")
+        if f == "status":
+            continue
+        try:  # a NaN or inf would silently poison every later read of the macro
+            finite = np.isfinite(np.asarray(arrays[f], dtype=np.float64))
+        except (TypeError, ValueError):
+            raise InputError(f"{path}: field '{f}' is not numeric") from None
+        if not finite.all():
+            raise InputError(f"{path}: field '{f}' has {int((~finite).sum())} NaN or infinite "
+                             f"value(s) (first at cell {int(np.argmin(finite))}); the state "
+                             "file is corrupt")
     m.cells = CellArrays(*(np.array(arrays[f]) for f in fields))
     m.clock_s = float(meta["clock_s"])
+    if not np.isfinite(m.clock_s):
+        raise InputError(f"{path}: field 'clock_s' = {m.clock_s} is not finite; the state file "
+                         "is corrupt")
     if "rng_state" in arrays:
         m.rng.bit_generator.state = json.loads(arrays["rng_state"].tobytes().decode())
     m._touch()

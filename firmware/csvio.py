@@ -21,6 +21,7 @@ and names the line of any problem.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,6 +30,7 @@ import numpy as np
 from crossbar.fsio import atomic_write
 from crossbar.spec import MacroSpec
 from firmware import errors as E
+from firmware.identity import check_written_identity, resolve_identity
 from firmware.isa import (
     COND_CODES,
     COND_NAMES,
@@ -36,6 +38,7 @@ from firmware.isa import (
     FLOAT_FIELDS,
     OP_CODES,
     OP_NAMES,
+    PRESET_NAME_RE,
     RECORD_DTYPE,
     Limits,
     Program,
@@ -89,6 +92,7 @@ def _rows_text(rec: np.ndarray, first_index: int) -> str:
 
 def write_csv(program: Program, path: str | os.PathLike, *, force: bool = False) -> Path:
     """Validate ``program`` and write it as CSV atomically (refuses to overwrite unless force)."""
+    check_written_identity(program.header)
     check_records(program.records, program.header)
     rec = program.records
 
@@ -137,8 +141,9 @@ def _meta(lines: list[str], origin: str) -> tuple[VectorHeader, int]:
     if not all(np.isfinite(v) and v > 0 for v in limits):
         raise E.CsvFormatError(f"{origin}: limits must be finite and > 0")
     name = meta["preset_name"]
-    if not name or len(name.encode("utf-8")) > 32:
-        raise E.CsvFormatError(f"{origin}: preset_name must be 1..32 UTF-8 bytes")
+    if not PRESET_NAME_RE.fullmatch(name):
+        raise E.CsvFormatError(f"{origin}: header line 'preset_name' = {name!r} must be 1..32 "
+                               "printable ASCII characters without a leading or trailing space")
     try:
         header = VectorHeader(n_arrays, rows, cols, name, digest, limits,
                               check_chip_id(meta["chip_id"]), check_label(meta["program"]))
@@ -150,62 +155,88 @@ def _meta(lines: list[str], origin: str) -> tuple[VectorHeader, int]:
     return header, i + 1
 
 
-def _parse_column(texts: list[str], what: str, parse, origin: str, first_line: int
-                  ) -> np.ndarray:
+def _first_bad(texts: list[str], parse) -> tuple[np.ndarray | None, int]:
+    """(parsed column, -1) or (None, position of the first text that does not parse)."""
     try:
-        return parse(texts)
+        return parse(texts), -1
     except (ValueError, KeyError, OverflowError):
         for k, t in enumerate(texts):
             try:
                 parse([t])
             except (ValueError, KeyError, OverflowError):
-                raise E.CsvFormatError(
-                    f"{origin}: line {first_line + k}: {what} {t!r} is not valid") from None
+                return None, k
         raise
 
 
+def _ints(t: list[str], hi: int = 65535) -> np.ndarray:
+    a = np.array([int(x) for x in t], dtype=np.int64)
+    if a.size and (a.min() < 0 or a.max() > hi):
+        raise ValueError
+    return a
+
+
+_PARSERS = (("index", None),
+            ("op", lambda t: np.array([OP_CODES[x.strip()] for x in t], dtype=np.int64)),
+            ("cond", lambda t: np.array([COND_CODES[x.strip()] for x in t], dtype=np.int64)),
+            ("flags", lambda t: np.array([_FLAG_CODES[x.strip()] for x in t], dtype=np.int64)),
+            ("array", _ints), ("row", _ints), ("col", _ints),
+            *((f, lambda t: np.array(t, dtype=np.float64).astype(np.float32))
+              for f in FLOAT_FIELDS))
+
+
+def _parse_body(body: list[str], origin: str, line0: int) -> np.ndarray:
+    """Records of the data lines; a problem is reported for the lowest line that has one (in
+    that line: field count, then the columns from left to right)."""
+    fields = [ln.split(",") for ln in body]
+    short = next((k for k, f in enumerate(fields) if len(f) != len(COLUMNS)), len(fields))
+    good = fields[:short]
+    cols = list(zip(*good)) if good else [()] * len(COLUMNS)
+    n = len(good)
+    rec = np.zeros(n, RECORD_DTYPE)
+    worst: tuple[int, str] | None = None  # (position of the lowest bad line, problem)
+    for j, (name, parse) in enumerate(_PARSERS):
+        texts = list(cols[j])
+        if name == "index":
+            values, k = _first_bad(texts, lambda t: _ints(t, np.iinfo(np.int64).max))
+            if values is not None:
+                off = np.flatnonzero(values != np.arange(n))
+                k = int(off[0]) if off.size else -1
+        else:
+            values, k = _first_bad(texts, parse)
+            if values is not None:
+                rec[name] = values
+        if k >= 0 and (worst is None or k < worst[0]):  # strict: the leftmost column wins ties
+            problem = (f"index {texts[k]!r} is not valid or out of sequence (expected {k}; "
+                       "records are numbered 0, 1, ...)" if name == "index"
+                       else f"{name} {texts[k]!r} is not valid")
+            worst = (k, problem)
+    if worst is not None:
+        raise E.CsvFormatError(f"{origin}: line {line0 + worst[0]}: {worst[1]}")
+    if short < len(fields):
+        raise E.CsvFormatError(f"{origin}: line {line0 + short}: {len(fields[short])} fields, "
+                               f"expected {len(COLUMNS)}")
+    return rec
+
+
 def parse_csv(text: str, origin: str = "<csv>", spec: MacroSpec | None = None, *,
-              chip_id: str | None = None, allow_other_preset: bool = False) -> Program:
-    """Parse and validate the CSV form (see module docstring)."""
-    lines = text.splitlines()
+              chip_id: str | None = None, allow_other_preset: bool = False,
+              presets: Sequence[MacroSpec] = (),
+              fallback_presets: Sequence[MacroSpec] = (), unverified_limits: bool = False) -> Program:
+    """Parse and validate the CSV form (see module docstring); the identity, target and record
+    checks and the meaning of the arguments are those of `firmware.rvec.read_rvec`."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
     header, first = _meta(lines, origin)
-    body = [ln for ln in lines[first:]]
+    body = lines[first:]
     while body and not body[-1].strip():
         body.pop()
-    fields = [ln.split(",") for ln in body]
-    for k, f in enumerate(fields):
-        if len(f) != len(COLUMNS):
-            raise E.CsvFormatError(f"{origin}: line {first + 1 + k}: {len(f)} fields, expected "
-                                   f"{len(COLUMNS)}")
-    cols = list(zip(*fields)) if fields else [()] * len(COLUMNS)
     line0 = first + 1
-    n = len(fields)
-    rec = np.zeros(n, RECORD_DTYPE)
-
-    def ints(t, hi=65535):
-        a = np.array([int(x) for x in t], dtype=np.int64)
-        if a.size and (a.min() < 0 or a.max() > hi):
-            raise ValueError
-        return a
-
-    idx = _parse_column(list(cols[0]), "index", lambda t: ints(t, np.iinfo(np.int64).max),
-                        origin, line0)
-    bad = np.flatnonzero(idx != np.arange(n))
-    if bad.size:
-        raise E.CsvFormatError(f"{origin}: line {line0 + bad[0]}: index {idx[bad[0]]} out of "
-                               f"sequence (expected {bad[0]}; records are numbered 0, 1, ...)")
-    for j, (name, table) in enumerate((("op", OP_CODES), ("cond", COND_CODES),
-                                       ("flags", _FLAG_CODES)), start=1):
-        rec[name] = _parse_column(list(cols[j]), name,
-                                  lambda t, tb=table: np.array([tb[x.strip()] for x in t],
-                                                               dtype=np.int64),
-                                  origin, line0)
-    for j, name in enumerate(("array", "row", "col"), start=4):
-        rec[name] = _parse_column(list(cols[j]), name, ints, origin, line0)
-    for j, name in enumerate(FLOAT_FIELDS, start=7):
-        rec[name] = _parse_column(list(cols[j]), name,
-                                  lambda t: np.array(t, dtype=np.float64).astype(np.float32),
-                                  origin, line0)
+    rec = _parse_body(body, origin, line0)
+    given = ([spec] if spec is not None else []) + list(presets)
+    identity = resolve_identity(header, given, fallback=fallback_presets,
+                                unverified_limits=unverified_limits, origin=origin)
     if spec is not None:
         check_target(header, spec, chip_id=chip_id, allow_other_preset=allow_other_preset,
                      origin=origin)
@@ -213,11 +244,13 @@ def parse_csv(text: str, origin: str = "<csv>", spec: MacroSpec | None = None, *
         check_chip(header, chip_id, origin)
     check_records(rec, header, spec, origin=origin,
                   describe=lambda i: f"record {i} (line {line0 + i})")
-    return Program(header, rec)
+    return Program(header, rec, limits_verified=identity.verified)
 
 
 def read_csv(path: str | os.PathLike, spec: MacroSpec | None = None, *,
-             chip_id: str | None = None, allow_other_preset: bool = False) -> Program:
+             chip_id: str | None = None, allow_other_preset: bool = False,
+             presets: Sequence[MacroSpec] = (),
+             fallback_presets: Sequence[MacroSpec] = (), unverified_limits: bool = False) -> Program:
     """Read and validate a vector CSV file (see `parse_csv`)."""
     path = Path(path)
     try:
@@ -227,4 +260,5 @@ def read_csv(path: str | os.PathLike, spec: MacroSpec | None = None, *,
     except (OSError, UnicodeDecodeError) as exc:
         raise E.CsvFormatError(f"{path}: cannot read as UTF-8 text ({exc})") from None
     return parse_csv(text, str(path), spec, chip_id=chip_id,
-                     allow_other_preset=allow_other_preset)
+                     allow_other_preset=allow_other_preset, presets=presets,
+                     fallback_presets=fallback_presets, unverified_limits=unverified_limits)

@@ -70,6 +70,16 @@ class HeaderError(VectorFormatError):
     """A header field is invalid."""
 
 
+class HeaderRatingsError(HeaderError):
+    """A header limit is above the rating of the preset the file names (a forged or edited
+    header)."""
+
+
+class UnknownPresetError(VectorFormatError):
+    """The preset a file names is neither shipped nor given, so its header limits cannot be
+    verified (allowed only with ``unverified_limits`` / ``--unverified-limits``)."""
+
+
 class RecordValueError(VectorFormatError, RecordRuleError):
     """A record holds an unknown opcode, a NaN, a wrong polarity or a nonzero reserved field."""
 

@@ -61,6 +61,10 @@ DEFAULT_V_WL = 1.8
 
 CHIP_ID_RE = re.compile(r"[A-Za-z0-9._:-]{0,16}")
 LABEL_RE = re.compile(r"[a-z0-9._-]{0,16}")
+#: Preset names a vector file can carry: 1..32 printable ASCII characters (0x21-0x7E, inner
+#: spaces allowed), no leading or trailing space -- exactly the names that survive the CSV header
+#: line ``# preset_name: <name>`` unchanged.
+PRESET_NAME_RE = re.compile(r"[!-~](?:[ -~]{0,30}[!-~])?")
 
 
 class Limits(NamedTuple):
@@ -85,6 +89,15 @@ def spec_digest(spec: MacroSpec) -> bytes:
     data = spec.model_dump(exclude={"provenance"})
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def check_preset_name(name: str) -> str:
+    """``name`` if a vector file can carry it (`PRESET_NAME_RE`), else `FirmwareError`."""
+    if not isinstance(name, str) or not PRESET_NAME_RE.fullmatch(name):
+        raise FirmwareError(
+            f"preset name {name!r} cannot be stored in a vector file: use 1..32 printable ASCII "
+            "characters (inner spaces allowed, none at either end)")
+    return name
 
 
 def check_chip_id(chip_id: str) -> str:
@@ -130,12 +143,19 @@ class VectorHeader:
                   program: str = "") -> VectorHeader:
         if not 1 <= int(n_arrays) <= 65536:
             raise FirmwareError(f"n_arrays must lie in 1..65536, got {n_arrays}")
-        name = spec.name
-        if not name or len(name.encode("utf-8")) > 32 or "\x00" in name:
-            raise FirmwareError(f"preset name {name!r} must be 1..32 UTF-8 bytes without NUL")
-        return cls(int(n_arrays), spec.geometry.rows, spec.geometry.cols, name,
-                   spec_digest(spec), Limits.from_spec(spec), check_chip_id(chip_id),
-                   check_label(program))
+        return cls(int(n_arrays), spec.geometry.rows, spec.geometry.cols,
+                   check_preset_name(spec.name), spec_digest(spec), Limits.from_spec(spec),
+                   check_chip_id(chip_id), check_label(program))
+
+    def for_spec(self, spec: MacroSpec) -> VectorHeader:
+        """This header with the identity (name, digest, ratings) of ``spec``: what a writer that
+        checks the records against ``spec`` stores, so that a file never carries one preset's
+        name and digest with another preset's limits."""
+        if (self.rows, self.cols) != (spec.geometry.rows, spec.geometry.cols):
+            raise FirmwareError(
+                f"vectors are for arrays of {self.rows} x {self.cols} cells; preset "
+                f"'{spec.name}' has {spec.geometry.rows} x {spec.geometry.cols}")
+        return VectorHeader.from_spec(spec, self.n_arrays, self.chip_id, self.program)
 
     @property
     def n_cells(self) -> int:
@@ -151,12 +171,15 @@ class Program:
     """A vector program: header plus ``records`` (structured array of `RECORD_DTYPE`, shape [n]).
 
     ``info`` holds what the generating program computed (e.g. the chosen forming voltage and the
-    predicted formed fraction); it is not stored in the .rvec file.
+    predicted formed fraction); it is not stored in the .rvec file. ``limits_verified`` is False
+    only for a file read with ``unverified_limits=True`` whose preset could not be resolved: its
+    header limits were then taken on trust (see `firmware.identity`).
     """
 
     header: VectorHeader
     records: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    limits_verified: bool = True
 
     def __post_init__(self) -> None:
         if self.records.dtype != RECORD_DTYPE or self.records.ndim != 1:

@@ -384,6 +384,10 @@ def write_verify_cells(spec: MacroSpec, array, row, col, targets_us, tolerance_u
     if not t.shape == array.shape:
         raise E.FirmwareError("targets_us must have one value per cell")
     keep = ~np.isnan(t)
+    if not keep.any():
+        raise E.FirmwareError(
+            f"no target to write: all {t.size} target(s) are NaN (NaN = leave that cell alone)"
+            if t.size else "no target to write: the target list is empty")
     array, row, col, t = array[keep], row[keep], col[keep], t[keep]
     array, row, col, n_arr = _check_cells(spec, array, row, col, n_arrays)
     g_min, g_top = reachable_range(spec, p["icc"])
@@ -502,11 +506,18 @@ def write_verify_weights(spec: MacroSpec, weights_us: np.ndarray, tolerance_us: 
     W = G+ - G-: output k of a tile uses physical columns 2k (G+) and 2k + 1 (G-) (as
     `crossbar.mapping`); G+ = g_ref + max(W, 0), G- = g_ref + max(-W, 0), with g_ref (default:
     the RESET floor switching.g_min_us) the level of an 'off' cell. Matrices larger than one array
-    are tiled over consecutive arrays like `DifferentialMatrix`. NaN weights are skipped.
+    are tiled over consecutive arrays like `DifferentialMatrix`. NaN or infinite weights are
+    refused (a weight of 0 writes both cells to g_ref).
     """
     w = np.asarray(weights_us, dtype=np.float64)
     if w.ndim != 2:
         raise E.FirmwareError(f"weights must be a 2-d matrix [n_in, n_out], got shape {w.shape}")
+    bad = ~np.isfinite(w)
+    if bad.any():
+        i, j = (int(x[0]) for x in np.nonzero(bad))
+        raise E.FirmwareError(
+            f"weight [{i}, {j}] = {w[i, j]} is not finite ({int(bad.sum())} non-finite "
+            "weight(s)); every weight of the matrix is written (use 0 for an absent weight)")
     g_ref = spec.switching.g_min_us if g_ref_us is None else float(g_ref_us)
     if not (math.isfinite(g_ref) and g_ref >= 0):
         raise E.FirmwareError(f"g_ref_us must be >= 0, got {g_ref}")

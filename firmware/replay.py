@@ -23,6 +23,7 @@ import numpy as np
 from crossbar import kernels as K
 from crossbar.macro import Macro
 from firmware import errors as E
+from firmware.identity import resolve_identity
 from firmware.isa import (
     COND_ALWAYS,
     COND_IF_ABOVE,
@@ -161,6 +162,14 @@ def replay(program: Program, macro: Macro, *, chip_id: str | None = None,
     if h.n_arrays > macro.n_arrays:
         raise E.PresetMismatchError(
             f"program uses {h.n_arrays} array(s); the macro has {macro.n_arrays}")
+    # A header whose digest is the macro's preset or the known preset of its name must stay
+    # within that preset's ratings. Other in-memory programs (an unknown preset, or a preset
+    # derived in Python under a known name) are bounded by the macro's ratings, which every
+    # record is checked against below; files were verified strictly by their reader.
+    try:
+        resolve_identity(h, [spec], unverified_limits=True)
+    except E.PresetMismatchError:
+        pass
     check_target(h, spec, chip_id=chip_id, allow_other_preset=allow_other_preset)
     check_records(program.records, h, spec)
     if chunk_ops < 1:

@@ -54,6 +54,7 @@ def describe(program: Program) -> dict:
         "chip_id": h.chip_id,
         "program": h.program,
         "limits": dict(zip(Limits._fields, h.limits)),
+        "limits_verified": program.limits_verified,
         "ops": len(program),
         "op_counts": program.op_counts(),
         "cells_addressed": int(touched),

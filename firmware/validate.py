@@ -2,10 +2,11 @@
 
 `check_records` is the single gate that every program passes before it returns and that the
 readers (.rvec, CSV) pass before they hand out a `Program`: nothing outside the ratings or the
-geometry leaves this package. One pass of `firmware.kernels.scan_records` evaluates every rule
-(in the priority order of `kernels.BASE_RULES` then the rating rules per limits source); the first
-broken rule raises an error that names the record (index, opcode, address), the field, its value,
-the limit, how many records break the same rule, and the fix.
+geometry leaves this package. One pass of `firmware.kernels.scan_records` evaluates every rule;
+the error is about the lowest record index that breaks any rule (of that record's broken rules,
+the first in the priority order of `kernels.BASE_RULES` then the rating rules per limits source).
+It names the record (index, opcode, address), the field, its value, the limit, how many records
+break the same rule, and the fix.
 
 Comparisons are done in float64 on the exact float32 values stored in the records.
 """
@@ -103,7 +104,9 @@ def check_records(records: np.ndarray, header: VectorHeader, spec: MacroSpec | N
     broken = np.flatnonzero(count)
     if not broken.size:
         return
-    k = int(broken[0])
+    # the lowest record index that breaks any rule; of its rules, the first in priority order
+    lowest = first[broken].min()
+    k = int(broken[first[broken] == lowest][0])
     i, n_bad = int(first[k]), int(count[k])
     rec = records[i]
     where = origin if origin is not None else "program"
@@ -155,13 +158,15 @@ def check_target(header: VectorHeader, spec: MacroSpec, *, chip_id: str | None =
     g = spec.geometry
     if (header.rows, header.cols) != (g.rows, g.cols):
         raise E.PresetMismatchError(
-            f"{origin}: vectors are for arrays of {header.rows} x {header.cols} cells; preset "
+            f"{origin}: vectors are for arrays of {header.rows} x {header.cols} cells (header "
+            f"fields 'rows', 'cols'); preset "
             f"'{spec.name}' has {g.rows} x {g.cols}; use the preset the vectors were made for"
         )
     digest = spec_digest(spec)
     if header.preset_digest != digest and not allow_other_preset:
         raise E.PresetMismatchError(
-            f"{origin}: vectors were generated for preset '{header.preset_name}' (digest "
+            f"{origin}: vectors were generated for preset '{header.preset_name}' (header field "
+            f"'preset_digest' "
             f"{header.preset_digest.hex()[:16]}...), the target is preset '{spec.name}' (digest "
             f"{digest.hex()[:16]}...); use the same preset, or allow another preset explicitly "
             "(CLI: --any-preset; records are still checked against the target's ratings)"
@@ -174,6 +179,7 @@ def check_chip(header: VectorHeader, chip_id: str | None, origin: str = "program
     (programs without a chip id fit any chip; no ``chip_id`` means no check)."""
     if chip_id and header.chip_id and chip_id != header.chip_id:
         raise E.ChipIdMismatchError(
-            f"{origin}: vectors are bound to chip '{header.chip_id}', the target is chip "
+            f"{origin}: vectors are bound to chip '{header.chip_id}' (header field 'chip_id'), "
+            f"the target is chip "
             f"'{chip_id}'; regenerate the vectors for this chip (or export them without a chip id)"
         )

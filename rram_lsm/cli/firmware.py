@@ -19,6 +19,7 @@ from crossbar.errors import InputError
 from crossbar.fsio import atomic_write_text, refuse_overwrite
 from firmware import errors as FE
 from firmware.csvio import read_csv, write_csv
+from firmware.identity import UNVERIFIED_NOTE
 from firmware.programs import (
     IsppSettings,
     forming_sweep,
@@ -45,6 +46,12 @@ def _common_out(p: argparse.ArgumentParser, what: str) -> None:
 def _preset_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default=DEFAULT_PRESET,
                    help=f"macro preset name or YAML file (default {DEFAULT_PRESET})")
+
+
+def _unverified_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--unverified-limits", action="store_true",
+                   help="accept a vector file that names an unknown preset: its header limits "
+                   "are then NOT verified against the preset's ratings (every output says so)")
 
 
 def _program_args(p: argparse.ArgumentParser) -> None:
@@ -93,7 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _preset_arg(s)
     g = s.add_mutually_exclusive_group(required=True)
     g.add_argument("--targets", help=".npy map [rows, cols] of target conductances (uS; NaN = "
-                   "skip)")
+                   "leave the cell alone; not all NaN, no infinities)")
     g.add_argument("--weights", help=".npy signed matrix [n_in, n_out] (uS) for differential "
                    "pairs (columns 2k = G+, 2k+1 = G-)")
     s.add_argument("--tolerance-us", type=float, required=True, help="half-width of the window")
@@ -144,6 +151,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("file", help=".rvec file")
     s.add_argument("--preset", default=None,
                    help="also check the records against this preset's ratings and identity")
+    _unverified_arg(s)
     s.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     s.set_defaults(func=cmd_inspect)
 
@@ -156,6 +164,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--chip-id", default=None, help="id of the target chip")
     s.add_argument("--any-preset", action="store_true",
                    help="replay vectors generated for another preset (ratings still checked)")
+    _unverified_arg(s)
     s.add_argument("--out", help="save the final macro state (.npz)")
     s.add_argument("--log", help="write the per-cell log (.csv)")
     s.add_argument("--force", action="store_true", help="overwrite existing output files")
@@ -164,6 +173,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     s = fsub.add_parser("export-csv", help="write the operations of an .rvec file as CSV")
     s.add_argument("file", help=".rvec file")
+    s.add_argument("--preset", default=None,
+                   help="the preset the file names, as a YAML file, when it is not shipped")
+    _unverified_arg(s)
     _common_out(s, "CSV file")
     s.set_defaults(func=cmd_export_csv)
 
@@ -173,7 +185,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("file", help="CSV file (as written by export-csv)")
     _preset_arg(s)
     s.add_argument("--any-preset", action="store_true",
-                   help="accept vectors generated for another preset (its ratings still apply)")
+                   help="accept vectors generated for another preset (its ratings still apply; "
+                   "the output then carries the identity of --preset)")
+    _unverified_arg(s)
     _common_out(s, "vector file (.rvec)")
     s.set_defaults(func=cmd_import_csv)
 
@@ -190,13 +204,60 @@ def register(sub: argparse._SubParsersAction) -> None:
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _load_npy(path: str, what: str) -> np.ndarray:
+def _load_npy(path: str, what: str, option: str, *, boolean: bool = False) -> np.ndarray:
+    """A numeric (or, with ``boolean``, boolean / 0-1 integer) .npy array; anything else -- a
+    missing file, pickles, strings, complex numbers, infinities -- is an `InputError` that names
+    the file and the option."""
     try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"{path}: {what} file not found") from None
+        a = np.load(path, allow_pickle=False)
+    except (FileNotFoundError, IsADirectoryError):
+        raise InputError(f"{option} {path}: {what} file not found") from None
     except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a valid .npy {what} file ({exc})") from None
+        raise InputError(f"{option} {path}: not a valid .npy {what} file ({exc})") from None
+    if not isinstance(a, np.ndarray):
+        raise InputError(f"{option} {path}: not a .npy array file (an .npz archive?)")
+    if a.dtype == bool:
+        if not boolean:
+            raise InputError(f"{option} {path}: {what} must be numbers, got a boolean array")
+        return a
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise InputError(f"{option} {path}: {what} must be real numbers, got dtype {a.dtype}")
+    if boolean:
+        if not np.all((a == 0) | (a == 1)):
+            raise InputError(f"{option} {path}: {what} must be boolean (0 / 1)")
+        return a.astype(bool)
+    if np.isinf(a).any():
+        i = tuple(int(x[0]) for x in np.nonzero(np.isinf(a)))
+        raise InputError(f"{option} {path}: {what} value at index {list(i)} is infinite")
+    return a
+
+
+def _json_safe(x):
+    """``x`` with every non-finite float made strict-JSON: NaN -> null, +-inf -> "inf"/"-inf"
+    (the documented spelling of an open verify window)."""
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        v = float(x)
+        return v if np.isfinite(v) else (None if np.isnan(v) else ("inf" if v > 0 else "-inf"))
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def _limits_fields(prog) -> dict:
+    """What every reader's output says about the header limits."""
+    if prog.limits_verified:
+        return {"limits_verified": True}
+    return {"limits_verified": False,
+            "warning": UNVERIFIED_NOTE.format(name=prog.header.preset_name)}
+
+
+def _limits_lines(prog) -> list[str]:
+    return [] if prog.limits_verified else [
+        "WARNING: " + UNVERIFIED_NOTE.format(name=prog.header.preset_name)]
 
 
 def _origin(text: str) -> tuple[int, int]:
@@ -211,7 +272,7 @@ def _origin(text: str) -> tuple[int, int]:
 
 def _emit(args: argparse.Namespace, result: dict, human: list[str]) -> None:
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(_json_safe(result), allow_nan=False))
     else:
         print("\n".join(human))
 
@@ -235,7 +296,10 @@ def _written(args: argparse.Namespace, prog, spec) -> int:
 def cmd_form(args: argparse.Namespace) -> int:
     spec = load_preset(args.preset)
     refuse_overwrite(args.out, args.force)
-    region = parse_region(args.region, spec, args.array) if args.region else None
+    try:
+        region = parse_region(args.region, spec, args.array) if args.region else None
+    except FE.FirmwareError as exc:
+        raise type(exc)(f"--region: {exc}") from None
     if region is None and args.array:
         g = spec.geometry
         region = parse_region(f"0:{g.rows},0:{g.cols}", spec, args.array)
@@ -259,11 +323,18 @@ def cmd_write_verify(args: argparse.Namespace) -> int:
         step_fraction=args.step_fraction, guard_sigma=args.guard_sigma)
     r0, c0 = _origin(args.origin)
     if args.targets:
-        t = _load_npy(args.targets, "targets")
+        t = _load_npy(args.targets, "targets", "--targets")
+        if t.size == 0 or np.isnan(t).all():
+            raise InputError(f"--targets {args.targets}: every target is NaN (or there is none); "
+                             "NaN means 'leave this cell alone', so nothing would be written")
         prog = write_verify(spec, t, args.tolerance_us, array=args.array, origin=(r0, c0),
                             n_arrays=args.arrays, settings=settings, chip_id=args.chip_id)
     else:
-        w = _load_npy(args.weights, "weights")
+        w = _load_npy(args.weights, "weights", "--weights")
+        if np.isnan(w).any():
+            i = [int(x[0]) for x in np.nonzero(np.isnan(w))]
+            raise InputError(f"--weights {args.weights}: weight at index {i} is NaN "
+                             f"({int(np.isnan(w).sum())} NaN weight(s)); every weight is written")
         prog = write_verify_weights(spec, w, args.tolerance_us, first_array=args.array,
                                     row_offset=r0, col_offset=c0, g_ref_us=args.g_ref_us,
                                     n_arrays=args.arrays, settings=settings,
@@ -279,10 +350,11 @@ def cmd_prune(args: argparse.Namespace) -> int:
               v_step=args.v_step, v_max=args.v_max, t_pulse_ns=args.t_pulse_ns, v_wl=args.v_wl,
               n_arrays=args.arrays, chip_id=args.chip_id)
     if args.mask:
-        prog = prune_mask(spec, _load_npy(args.mask, "mask"), array=args.array,
+        prog = prune_mask(spec, _load_npy(args.mask, "mask", "--mask", boolean=True), array=args.array,
                           origin=(r0, c0), **kw)
     else:
-        prog = prune_pairs(spec, _load_npy(args.pairs, "pairs"), first_array=args.array,
+        pairs = _load_npy(args.pairs, "pairs", "--pairs", boolean=True)
+        prog = prune_pairs(spec, pairs, first_array=args.array,
                            row_offset=r0, col_offset=c0, **kw)
     return _written(args, prog, spec)
 
@@ -290,19 +362,23 @@ def cmd_prune(args: argparse.Namespace) -> int:
 def cmd_inspect(args: argparse.Namespace) -> int:
     spec = load_preset(args.preset) if args.preset else None
     status, error = "ok", None
+    kw = dict(unverified_limits=args.unverified_limits)
     try:
-        prog = read_rvec(args.file, spec)
+        prog = read_rvec(args.file, spec, **kw)
     except FE.ChecksumError as exc:
         status, error = "mismatch", exc
-        prog = read_rvec(args.file, spec, check_checksum=False)
+        prog = read_rvec(args.file, spec, check_checksum=False, **kw)
     info = describe(prog)
+    checked = ["header"] + ([f"preset {spec.name}"] if spec else [])
     info = {"file": str(args.file), "format_version": 1, "checksum": status,
-            "sha256": file_digest(args.file), **info,
-            "ratings_checked_against": ["header"] + ([f"preset {spec.name}"] if spec else [])}
+            "sha256": file_digest(args.file), **info, **_limits_fields(prog),
+            "ratings_checked_against": checked}
     if args.json:
-        print(json.dumps(info))
+        print(json.dumps(_json_safe(info), allow_nan=False))
     else:
         _print_inspect(info)
+        for line in _limits_lines(prog):
+            print(line)
     if error is not None:
         raise error
     return 0
@@ -334,6 +410,7 @@ def _print_inspect(d: dict) -> None:
 
 
 def _read_any(path: str, spec, **kw):
+    """Read an .rvec or (by suffix) CSV vector file; keywords as `read_rvec`."""
     if Path(path).suffix.lower() == ".csv":
         return read_csv(path, spec, **kw)
     return read_rvec(path, spec, **kw)
@@ -349,8 +426,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     else:
         macro = None
         spec = load_preset(args.preset or DEFAULT_PRESET)
-    prog = _read_any(args.file, macro.spec if macro else spec, chip_id=args.chip_id,
-                     allow_other_preset=args.any_preset)
+    # The state's own spec is the target, but only a fallback identity: a file naming a known
+    # preset is checked against that preset, never against ratings stored in the state file.
+    prog = _read_any(args.file, spec, chip_id=args.chip_id,
+                     allow_other_preset=args.any_preset,
+                     fallback_presets=[macro.spec] if macro is not None and spec is None else [],
+                     unverified_limits=args.unverified_limits)
     if macro is None:
         cells = prog.header.n_arrays * spec.cells
         if cells > MAX_SIMULATED_CELLS:
@@ -360,7 +441,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         macro = Macro(spec, n_arrays=prog.header.n_arrays, seed=args.seed)
     result = replay(prog, macro, chip_id=args.chip_id, allow_other_preset=args.any_preset)
     summary = {"file": str(args.file), "preset": macro.spec.name, "seed": args.seed,
-               **result.summary()}
+               **result.summary(), **_limits_fields(prog)}
     if args.out:
         macro.save(args.out)
         summary["state"] = str(args.out)
@@ -382,25 +463,32 @@ def cmd_replay(args: argparse.Namespace) -> int:
         f"  time               {summary['time_s'] * 1e3:.4g} ms",
     ]
     human += [f"  wrote {summary[k]}" for k in ("state", "log") if k in summary]
+    human += _limits_lines(prog)
     _emit(args, summary, human)
     return 0
 
 
 def cmd_export_csv(args: argparse.Namespace) -> int:
-    prog = read_rvec(args.file)
+    refuse_overwrite(args.out, args.force)
+    named = [load_preset(args.preset)] if args.preset else []
+    prog = read_rvec(args.file, presets=named, unverified_limits=args.unverified_limits)
     path = write_csv(prog, args.out, force=args.force)
-    _emit(args, {"file": str(path), "ops": len(prog)},
-          [f"wrote {path}: {len(prog)} operations"])
+    _emit(args, {"file": str(path), "ops": len(prog), **_limits_fields(prog)},
+          [f"wrote {path}: {len(prog)} operations", *_limits_lines(prog)])
     return 0
 
 
 def cmd_import_csv(args: argparse.Namespace) -> int:
     spec = load_preset(args.preset)
     refuse_overwrite(args.out, args.force)
-    prog = read_csv(args.file, spec, allow_other_preset=args.any_preset)
+    prog = read_csv(args.file, spec, allow_other_preset=args.any_preset,
+                    unverified_limits=args.unverified_limits)
+    # write_rvec stamps the file with the identity of `spec` (the ratings it was checked against)
     path = write_rvec(prog, args.out, force=args.force, spec=spec)
-    _emit(args, {"file": str(path), "ops": len(prog), "sha256": file_digest(path)},
-          [f"wrote {path}: {len(prog)} operations"])
+    _emit(args, {"file": str(path), "ops": len(prog), "sha256": file_digest(path),
+                 "preset": spec.name, **_limits_fields(prog)},
+          [f"wrote {path}: {len(prog)} operations (identity: preset {spec.name})",
+           *_limits_lines(prog)])
     return 0
 
 

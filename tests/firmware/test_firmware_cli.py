@@ -34,7 +34,7 @@ def test_form_inspect_replay(preset, tmp_path, capsys):
                          "--region", "0:16,0:32", "--chip-id", "D7", "--out", f])
     assert res["ops"] == 512 * res["ops_per_cell"]
     assert res["predicted_sparsity"] == pytest.approx(0.3, abs=0.01)
-    info = _json(capsys, ["firmware", "inspect", f])
+    info = _json(capsys, ["firmware", "inspect", f, "--preset", preset])
     assert info["checksum"] == "ok" and info["chip_id"] == "D7"
     assert info["op_counts"]["FORM"] == 512 * res["steps"]
     assert info["ops_detail"]["FORM"]["v_cell"] == [3.0, res["v_max"]]
@@ -49,7 +49,7 @@ def test_form_inspect_replay(preset, tmp_path, capsys):
     assert (tmp_path / "s.npz").is_file()
     assert len((tmp_path / "log.csv").read_text().splitlines()) == 513
     # human-readable forms work too
-    assert main(["firmware", "inspect", f]) == 0
+    assert main(["firmware", "inspect", f, "--preset", preset]) == 0
     assert "checksum ok" in capsys.readouterr().out
 
 
@@ -79,7 +79,7 @@ def test_csv_export_import_round_trip(preset, tmp_path, capsys):
     f, c, g = (str(tmp_path / n) for n in ("f.rvec", "f.csv", "g.rvec"))
     assert main(["firmware", "form", "--preset", preset, "--target-sparsity", "0.5",
                  "--region", "0:3,0:3", "--out", f]) == 0
-    assert main(["firmware", "export-csv", f, "--out", c]) == 0
+    assert main(["firmware", "export-csv", f, "--preset", preset, "--out", c]) == 0
     assert main(["firmware", "import-csv", c, "--preset", preset, "--out", g]) == 0
     assert Path(f).read_bytes() == Path(g).read_bytes()
     capsys.readouterr()
@@ -130,7 +130,7 @@ def test_bad_files_exit_2(preset, tmp_path, capsys):
     data[-1] ^= 0xFF
     f.write_bytes(bytes(data))
     capsys.readouterr()
-    assert main(["firmware", "inspect", str(f), "--json"]) == 2
+    assert main(["firmware", "inspect", str(f), "--preset", preset, "--json"]) == 2
     captured = capsys.readouterr()
     assert json.loads(captured.out)["checksum"] == "mismatch"
     assert "checksum mismatch" in captured.err
@@ -141,20 +141,28 @@ def test_bad_files_exit_2(preset, tmp_path, capsys):
                  "--region", "0:2,0:2", "--chip-id", "A", "--out", str(g)]) == 0
     assert main(["firmware", "replay", str(g), "--preset", preset, "--chip-id", "B"]) == 2
     assert main(["firmware", "replay", str(g)]) == 2  # default preset: other geometry
-    assert read_rvec(g).header.chip_id == "A"
+    assert read_rvec(g, crossbar.load_preset(preset)).header.chip_id == "A"
 
 
 def test_import_csv_with_loose_limits_cannot_emit_over_ratings(preset, tmp_path, capsys):
     f, c = str(tmp_path / "f.rvec"), tmp_path / "f.csv"
     assert main(["firmware", "form", "--preset", preset, "--v-max", "3.05", "--region",
                  "0:1,0:1", "--out", f]) == 0
-    assert main(["firmware", "export-csv", f, "--out", str(c)]) == 0
-    text = c.read_text().replace("v_form_max=5.0", "v_form_max=9.0")
-    text = text.replace(",FORM,ALWAYS,,0,0,0,1.8,3.05,", ",FORM,ALWAYS,,0,0,0,1.8,7.5,")
-    c.write_text(text)
+    assert main(["firmware", "export-csv", f, "--preset", preset, "--out", str(c)]) == 0
+    clean = c.read_text()
     out = tmp_path / "g.rvec"
+    # the record alone over the rating
+    c.write_text(clean.replace(",FORM,ALWAYS,,0,0,0,1.8,3.05,", ",FORM,ALWAYS,,0,0,0,1.8,7.5,"))
     capsys.readouterr()
     assert main(["firmware", "import-csv", str(c), "--preset", preset, "--out", str(out)]) == 2
-    assert "V_BL = 7.5 V exceeds ratings.v_form_max = 5 V of preset 'test-32'" in \
+    assert "V_BL = 7.5 V exceeds ratings.v_form_max = 5 V of the vector header" in \
         capsys.readouterr().err
+    assert not out.exists()
+    # header limits loosened as well: refused before the records, as a forged header
+    text = clean.replace("v_form_max=5.0", "v_form_max=9.0")
+    text = text.replace(",FORM,ALWAYS,,0,0,0,1.8,3.05,", ",FORM,ALWAYS,,0,0,0,1.8,7.5,")
+    c.write_text(text)
+    assert main(["firmware", "import-csv", str(c), "--preset", preset, "--out", str(out)]) == 2
+    assert ("header field 'limits.v_form_max' = 9 exceeds ratings.v_form_max = 5 of preset "
+            "'test-32'") in capsys.readouterr().err
     assert not out.exists()

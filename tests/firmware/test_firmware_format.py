@@ -78,7 +78,7 @@ def test_csv_round_trip_is_exact(programs, small, tmp_path, name):
     path = write_csv(prog, tmp_path / "p.csv")
     assert read_csv(path, small).same_as(prog)
     # rvec -> csv -> rvec is byte-exact
-    assert encode_rvec(read_csv(path)) == encode_rvec(prog)
+    assert encode_rvec(read_csv(path, presets=[small])) == encode_rvec(prog)
 
 
 def test_header_fields_are_where_the_spec_says(programs):
@@ -97,12 +97,12 @@ def test_header_fields_are_where_the_spec_says(programs):
     assert data[256] == 5
 
 
-def test_no_overwrite_without_force(programs, tmp_path):
+def test_no_overwrite_without_force(programs, small, tmp_path):
     p = write_rvec(programs["custom"], tmp_path / "a.rvec")
     with pytest.raises(E.OutputExistsError, match="--force"):
         write_rvec(programs["custom"], p)
     write_rvec(programs["form"], p, force=True)
-    assert read_rvec(p).same_as(programs["form"])
+    assert read_rvec(p, small).same_as(programs["form"])
     assert not list(tmp_path.glob(".*tmp"))
 
 
@@ -126,10 +126,10 @@ def _patch_record(data: bytes, index: int, field: str, value) -> bytes:
     return _rehash(data[:off] + rec.tobytes() + data[off + RECORD_SIZE:])
 
 
-def test_flipped_checksum_byte(good):
+def test_flipped_checksum_byte(good, small):
     bad = good[:-5] + bytes([good[-5] ^ 0x01]) + good[-4:]
     with pytest.raises(E.ChecksumError, match="checksum mismatch"):
-        decode_rvec(bad, "x.rvec")
+        decode_rvec(bad, "x.rvec", small)
 
 
 def test_flipped_record_byte_fails_checksum(good):
@@ -176,18 +176,18 @@ def test_reserved_header_bytes(good):
         decode_rvec(bad)
 
 
-def test_out_of_range_address_names_record(good):
+def test_out_of_range_address_names_record(good, small):
     bad = _patch_record(good, 5, "row", 16)
     with pytest.raises(E.RecordAddressError, match=r"record 5 .*row = 16 is outside 0..15"):
-        decode_rvec(bad, "x.rvec")
+        decode_rvec(bad, "x.rvec", small)
 
 
-def test_over_voltage_names_record_field_and_rating(good, programs):
+def test_over_voltage_names_record_field_and_rating(good, programs, small):
     i = int(np.flatnonzero(programs["wv"].records["op"] == OP_SET)[0])
     bad = _patch_record(good, i, "v_bl", 2.6)
     with pytest.raises(E.RecordRatingsError,
                        match=rf"record {i} \(SET .*V_BL = 2.6 V exceeds ratings.v_set_max = 2.5"):
-        decode_rvec(bad, "x.rvec")
+        decode_rvec(bad, "x.rvec", small)
 
 
 def test_target_preset_ratings_apply_too(programs, small):
@@ -195,44 +195,44 @@ def test_target_preset_ratings_apply_too(programs, small):
     strict = small.with_overrides(ratings={"v_reset_max": 1.15})  # the program goes to 1.3 V
     data = encode_rvec(programs["wv"])
     with pytest.raises(E.RecordRatingsError, match="v_reset_max = 1.15 V of preset"):
-        decode_rvec(data, spec=strict, allow_other_preset=True)
+        decode_rvec(data, spec=strict, allow_other_preset=True, presets=[small])
 
 
-def test_nan_and_rule_violations(good):
+def test_nan_and_rule_violations(good, small):
     with pytest.raises(E.RecordValueError, match="hi_us = nan"):
-        decode_rvec(_patch_record(good, 0, "hi_us", np.nan))
+        decode_rvec(_patch_record(good, 0, "hi_us", np.nan), spec=small)
     with pytest.raises(E.RecordValueError, match="opcode"):
-        decode_rvec(_patch_record(good, 2, "op", 9))
+        decode_rvec(_patch_record(good, 2, "op", 9), spec=small)
     with pytest.raises(E.RecordValueError, match="RESET drives the source line"):
-        decode_rvec(_patch_record(good, 2, "v_bl", 2.9))  # record 2 is a RESET
+        decode_rvec(_patch_record(good, 2, "v_bl", 2.9), spec=small)  # record 2 is a RESET
 
 
-def test_wrong_chip_id(programs):
+def test_wrong_chip_id(programs, small):
     data = encode_rvec(programs["form"])
     with pytest.raises(E.ChipIdMismatchError, match="bound to chip 'DIE-07.a'"):
-        decode_rvec(data, chip_id="DIE-08")
-    assert len(decode_rvec(data, chip_id="DIE-07.a")) == len(programs["form"])
+        decode_rvec(data, chip_id="DIE-08", presets=[small])
+    assert len(decode_rvec(data, chip_id="DIE-07.a", presets=[small])) == len(programs["form"])
     # a file without a chip id runs on any chip
-    decode_rvec(encode_rvec(programs["wv"]), chip_id="DIE-08")
+    decode_rvec(encode_rvec(programs["wv"]), chip_id="DIE-08", presets=[small])
 
 
 def test_preset_mismatch(programs, small):
     data = encode_rvec(programs["form"])
     other = small.with_overrides(forming={"breakdown_mean_v": 3.7})
     with pytest.raises(E.PresetMismatchError, match="--any-preset"):
-        decode_rvec(data, spec=other)
-    decode_rvec(data, spec=other, allow_other_preset=True)
+        decode_rvec(data, spec=other, presets=[small])
+    decode_rvec(data, spec=other, allow_other_preset=True, presets=[small])
     with pytest.raises(E.PresetMismatchError, match="16 x 16"):
-        decode_rvec(data, spec=load_preset(), allow_other_preset=True)
+        decode_rvec(data, spec=load_preset(), allow_other_preset=True, presets=[small])
 
 
-def test_csv_errors_name_the_line(programs):
+def test_csv_errors_name_the_line(programs, small):
     text = to_csv_text(programs["custom"])
     lines = text.splitlines()
     k = next(i for i, ln in enumerate(lines) if ln.startswith("1,SET"))
     bad = "\n".join(lines[:k] + [lines[k].replace("1.1,", "3.1,", 1)] + lines[k + 1:])
     with pytest.raises(E.RecordRatingsError, match=rf"record 1 \(line {k + 1}\)"):
-        parse_csv(bad)
+        parse_csv(bad, spec=small)
     bad = "\n".join(lines[:k] + [lines[k].replace("SET", "ZAP")] + lines[k + 1:])
     with pytest.raises(E.CsvFormatError, match=rf"line {k + 1}: op 'ZAP'"):
         parse_csv(bad)
