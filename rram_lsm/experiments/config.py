@@ -6,14 +6,15 @@ key and the allowed range. ``--set key=value`` overrides use dotted keys (values
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from crossbar.validation import format_validation_error, read_yaml_mapping
+from crossbar.validation import format_validation_error, read_yaml_mapping, strict_fields_validator
 from rram_lsm.data.config import DataConfig, frame_shape
 from rram_lsm.errors import ConfigError
 from rram_lsm.heads.train import HeadConfig
@@ -26,7 +27,13 @@ EXAMPLE = "configs/zero_shot_default.yaml"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # no silent coercion ("3" -> 3, true -> 1) and no NaN / infinity in any value
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        return strict_fields_validator(cls, value, info)
 
 
 # What an experiment sets itself is not an LSM override: the seed (``seeds``, ``first_seed`` and
@@ -145,19 +152,31 @@ def parse_overrides(items: list[str] | None) -> list[tuple[str, Any]]:
     return out
 
 
-def experiment_config_from_dict(raw: dict | None, origin: str = "<config>",
-                                overrides: list[str] | None = None) -> ExperimentConfig:
-    data = dict(raw or {})
-    for key, value in parse_overrides(overrides):
-        _set_dotted(data, key, value)
+def _validated(data: dict, origin: str) -> ExperimentConfig:
     try:
         cfg = ExperimentConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, origin, EXAMPLE)) from None
+        raise ConfigError(format_validation_error(exc, origin, EXAMPLE, show_input=True)) from None
     except ConfigError as exc:  # nested configs that raise ConfigError themselves
         raise ConfigError(f"{origin}: {exc}") from None
     _validate_lsm(cfg, origin)
     return cfg
+
+
+def experiment_config_from_dict(raw: dict | None, origin: str = "<config>",
+                                overrides: list[str] | None = None) -> ExperimentConfig:
+    """Validate a parsed config (``origin`` names it in errors), then apply ``--set`` overrides.
+
+    The config is checked on its own first, so that an error names the file when the file is at
+    fault and ``--set`` when an override is."""
+    data = copy.deepcopy(dict(raw or {}))
+    pairs = parse_overrides(overrides)
+    if not pairs:
+        return _validated(data, origin)
+    _validated(copy.deepcopy(data), origin)
+    for key, value in pairs:
+        _set_dotted(data, key, value)
+    return _validated(data, "--set " + " --set ".join(overrides or []))
 
 
 def resolve_lsm_config(cfg: ExperimentConfig, modality: str, source: str, seed: int) -> LSMConfig:
