@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from crossbar.validation import finite_or_none
 from rram_lsm.cli.common import plain_warnings
 from rram_lsm.errors import ConfigError, DataError, InputError
 from rram_lsm.lsm.config import SPLITS
@@ -59,20 +61,35 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _load_npz_frames(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Frames [n, T, n_inputs] (0/1, returned as uint8) and labels [n] of a ``--frames`` file."""
+    where = f"--frames {path}"
     try:
         with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise DataError(f"{where}: a single .npy array, expected an .npz with arrays "
+                                "'frames' and 'labels'")
             if "frames" not in z.files:
-                raise DataError(f"{path}: no array 'frames' in the file")
+                raise DataError(f"{where}: no array 'frames' in the file")
             frames = np.array(z["frames"])
             labels = np.array(z["labels"]) if "labels" in z.files \
                 else np.full(len(frames), -1, np.int64)
     except FileNotFoundError:
-        raise DataError(f"{path}: frames file not found") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read frames ({exc})") from None
+        raise DataError(f"{where}: frames file not found") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{where}: cannot read frames ({exc})") from None
+    if frames.ndim != 3 or frames.dtype.kind not in "biuf":
+        raise DataError(f"{where}: array 'frames' must be numeric [n, T, n_inputs], got "
+                        f"{frames.dtype} {frames.shape}")
+    bad = int(np.count_nonzero((frames != 0) & (frames != 1)))  # NaN counts as bad
+    if bad:
+        raise DataError(f"{where}: array 'frames' must hold spikes 0 or 1; {bad} values are not "
+                        "(NaN, negative or > 1)")
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise DataError(f"{where}: array 'labels' must be integers [n], got {labels.dtype} "
+                        f"{labels.shape}")
     if len(labels) != len(frames):
-        raise DataError(f"{path}: {len(labels)} labels for {len(frames)} samples")
-    return frames, labels.astype(np.int64)
+        raise DataError(f"{where}: {len(labels)} labels for {len(frames)} samples")
+    return frames.astype(np.uint8), labels.astype(np.int64)
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
@@ -87,6 +104,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
         cfg = cfg.replace(**changes)
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.frames and args.dataset:
+        raise InputError("give either --frames or --dataset, not both")
     split = args.split or file.encode.split or "train"
 
     opts = {"cache_dir": args.cache_dir, "out": args.out, "force": args.force,
@@ -115,7 +134,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
                "firing": meta["firing"], "energy_per_sample_j": meta["energy_per_sample_j"],
                "encode_seconds": meta["encode_seconds"]}
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps(finite_or_none(summary), allow_nan=False))
     else:
         f = meta["firing"]
         print(f"{'reused' if res.reused else 'wrote'} {res.path}")

@@ -442,6 +442,28 @@ def _fingerprint(name: str, split: str, save_to: Path) -> tuple[str, Any]:
     return _file_stamp(path), None
 
 
+def check_available(dataset: str, split: str, data_root: str | os.PathLike) -> None:
+    """Raise `DataError` (naming the expected files) if a real dataset's ``split`` is missing
+    under ``data_root``; built-in stand-ins pass (they are built on first use). Reads no events,
+    so callers can check their inputs before they create any output."""
+    info = dataset_info(dataset)
+    _check_split(split)
+    if info.builtin:
+        return
+    save_to = tonic_root(dataset, data_root)
+    if info.modality == "image":
+        folder = save_to / "NMNIST" / ("Train" if split == "train" else "Test")
+        if not (folder.is_dir() or (save_to / "NMNIST" / f"{split}.zip").is_file()):
+            raise _missing_nmnist(save_to, split)
+        if folder.is_dir():
+            index_nmnist_folder(save_to, split, allow_zip=False)
+        return
+    path = _ntidigits_file(save_to)
+    if not path.is_file():
+        raise _missing_ntidigits(save_to)
+    index_ntidigits_hdf5(path, split)
+
+
 def _cache_path(save_to: Path, name: str, split: str, key: dict) -> Path:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return save_to / ".binned" / f"{name}-{split}-{digest}.npz"
