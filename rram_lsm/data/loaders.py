@@ -304,6 +304,17 @@ def _warn_partial(name: str, split: str, found: int, where: Path) -> None:
         )
 
 
+def _warn_unsorted(name: str, split: str, where: list[str], total: int) -> None:
+    """One warning per split for samples whose events were out of time order (then sorted)."""
+    if where:
+        warnings.warn(
+            f"{name} {split}: {len(where)} of {total} samples have events out of time order "
+            f"(first: {where[0]}); their events were sorted by time",
+            DataWarning,
+            stacklevel=4,
+        )
+
+
 def _select(labels: np.ndarray, max_per_class: int | None) -> np.ndarray:
     if max_per_class is None:
         return np.arange(labels.size)
@@ -337,11 +348,13 @@ def _load_image(
     sel = _select(labels, max_per_class)
     frames = np.zeros((sel.size, cfg.n_time_bins, cfg.crop * cfg.crop), dtype=np.uint8)
     n_ev = np.zeros(sel.size, dtype=np.int64)
+    unsorted: list[str] = []
     for j, i in enumerate(_tqdm(sel, sel.size, f"{name} {split}", progress)):
         events, _ = ds[int(i)]
-        events = validate_nmnist_events(events, ds.data[i])
+        events = validate_nmnist_events(events, ds.data[i], unsorted)
         n_ev[j] = len(events)
         frames[j] = bin_image_events(events, cfg)
+    _warn_unsorted(name, split, unsorted, sel.size)
     return {
         "frames": frames,
         "labels": labels[sel],
@@ -378,16 +391,18 @@ def _load_audio(
             raise DataError(f"{path}: tonic found {len(ds)} single digits, expected {len(index.single)}")
         frames = np.zeros((sel.size, cfg.n_time_bins, cfg.n_channels), dtype=np.uint8)
         n_ev = np.zeros(sel.size, dtype=np.int64)
+        unsorted: list[str] = []
         for j, i in enumerate(_tqdm(sel, sel.size, f"{name} {split}", progress)):
             events, tonic_label = ds[int(i)]
             if tonic_label != tonic_map[index.digit_chars[i]]:  # pragma: no cover
                 raise DataError(f"{path}: label mismatch at single-digit utterance {i}")
             label = index.labels[index.single[i]]
-            events = validate_audio_events(events, path, label, cfg.n_channels)
+            events = validate_audio_events(events, path, label, cfg.n_channels, unsorted)
             n_ev[j] = len(events)
             frames[j] = bin_audio_events(events, cfg)
     finally:
         ds.data.close()  # tonic keeps the HDF5 file open for the object's lifetime
+    _warn_unsorted(name, split, unsorted, sel.size)
     return {
         "frames": frames,
         "labels": labels[sel],
