@@ -259,8 +259,9 @@ def index_ntidigits_hdf5(
                     f"{path}: {partition}_labels[{i}] = {lab!r} has the unknown digit string "
                     f"{last!r}; expected one of {', '.join(DIGIT_CHARS)}"
                 )
-            if lab not in ga or lab not in gt:
-                grp = f"{partition}_addresses" if lab not in ga else f"{partition}_timestamps"
+            missing_in = [g for g in (ga, gt) if not _has(g, lab)]
+            if missing_in:
+                grp = missing_in[0].name.lstrip("/")
                 raise DataError(f"{path}: utterance {lab!r} is listed but missing in '{grp}'")
             na, nt = ga[lab].shape, gt[lab].shape
             if ga[lab].dtype.kind not in "iu" or gt[lab].dtype.kind not in "iuf":
@@ -276,6 +277,14 @@ def index_ntidigits_hdf5(
             chars.append(last)
             n_events.append(int(na[0]))
     return NTidigitsIndex(path, partition, tuple(labels), tuple(single), tuple(chars), tuple(n_events))
+
+
+def _has(group, name: str) -> bool:
+    """``name in group``, False for names HDF5 cannot hold (empty, NUL, '.')."""
+    try:
+        return name in group
+    except (RuntimeError, ValueError, KeyError):
+        return False
 
 
 def validate_audio_events(
