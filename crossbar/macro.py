@@ -52,7 +52,10 @@ class PulseResult:
 def _seed_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
-    return np.random.default_rng(seed)
+    try:
+        return np.random.default_rng(seed)
+    except (ValueError, TypeError):
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}") from None
 
 
 class Macro:

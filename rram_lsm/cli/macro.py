@@ -38,6 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _check_options(args: argparse.Namespace, spec) -> None:
     """Refuse bad option values with a message naming the option (before any work)."""
+    if args.seed < 0:
+        raise InputError(f"--seed must be >= 0, got {args.seed}")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError(f"--out {args.out}: exists and is not a folder")
     if args.arrays < 1:
         raise InputError(f"--arrays must be >= 1, got {args.arrays}")
     if not (math.isfinite(args.drift_s) and args.drift_s >= 0):

@@ -18,7 +18,7 @@ from crossbar.validation import format_validation_error, read_yaml_mapping, stri
 from rram_lsm.data.config import DataConfig, frame_shape
 from rram_lsm.errors import ConfigError
 from rram_lsm.heads.train import HeadConfig
-from rram_lsm.lsm.config import AnalogConfig, LSMConfig, WeightsConfig, partial_model
+from rram_lsm.lsm.config import AnalogConfig, LSMConfig, WeightsConfig, check_references, partial_model
 from rram_lsm.lsm.defaults import DEFAULT_CACHE_DIR
 
 FeatureMode = Literal["rate", "windows"]
@@ -201,9 +201,10 @@ def _validate_lsm(cfg: ExperimentConfig, origin: str) -> None:
     for modality in ("image", "audio"):
         for source in cfg.sources:
             try:
-                resolve_lsm_config(cfg, modality, source, cfg.first_seed)
+                lsm = resolve_lsm_config(cfg, modality, source, cfg.first_seed)
             except ConfigError as exc:
                 raise ConfigError(f"{origin}: lsm.{modality}: {exc}") from None
+            check_references(lsm, origin, prefix=f"lsm.{modality}.")
 
 
 def load_experiment_config(path: str | os.PathLike | None = None,

@@ -173,6 +173,8 @@ class CachedEncoder:
                  batch_size: int = 1024, progress: bool = False) -> None:
         if batch_size < 1:
             raise InputError(f"batch size must be >= 1, got {batch_size}")
+        if cache_dir is not None and Path(cache_dir).exists() and not Path(cache_dir).is_dir():
+            raise InputError(f"{cache_dir}: the feature cache folder exists and is not a folder")
         self.config = config
         self.calibration = np.asarray(calibration)[: config.analog.calibration_samples]
         self.cache_dir = None if cache_dir is None else Path(cache_dir)

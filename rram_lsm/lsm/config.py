@@ -311,7 +311,26 @@ def read_lsm_file(path: str | os.PathLike) -> LSMFile:
         raw = raw["lsm"] or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: key 'lsm' must be a mapping of LSM settings")
-    return LSMFile(lsm_config_from_dict(raw, source=str(path)), EncodeData(dataset, split))
+    cfg = lsm_config_from_dict(raw, source=str(path))
+    check_references(cfg, str(path))
+    return LSMFile(cfg, EncodeData(dataset, split))
+
+
+def check_references(cfg: LSMConfig, origin: str, prefix: str = "") -> None:
+    """Check that the files a config names exist: the macro preset ``weights.preset`` (always
+    used: it also sizes the Gaussian twin) and the map ``weights.path`` of measured weights.
+    `ConfigError` naming ``origin`` and the key otherwise (before any work starts)."""
+    from crossbar.errors import InputError
+    from crossbar.spec import load_preset
+
+    try:
+        load_preset(cfg.weights.preset)
+    except InputError as exc:
+        raise ConfigError(f"{origin}: key '{prefix}weights.preset': {exc}") from None
+    if cfg.weights.source == "measured" and cfg.weights.path is not None \
+            and not Path(cfg.weights.path).is_file():
+        raise ConfigError(f"{origin}: key '{prefix}weights.path': {cfg.weights.path}: "
+                          "conductance map not found")
 
 
 def load_lsm_config(path: str | os.PathLike) -> LSMConfig:

@@ -228,7 +228,7 @@ CASES: dict[str, Callable[[Path], Case]] = {
         ["encode", lsm_file(t, const_rec=float("inf")), "--frames", frames(t), "--out", "o.npz"],
         ["lsm.yaml", "const_rec"], absent=["o.npz"]),
     "encode-huge-lsm": lambda t: Case(
-        ["encode", lsm_file(t, n_inputs=100_000, n_neurons=100_000), "--frames", frames(t),
+        ["encode", lsm_file(t, n_neurons=100_000), "--frames", frames(t),
          "--out", "o.npz", "--cache-dir", "c"], ["n_neurons=100000", "GB"],
         absent=["o.npz", "c"]),
     "encode-batch-zero": lambda t: Case(
@@ -299,6 +299,40 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "run-real-data-missing-default-out": lambda t: Case(
         ["run", experiment(t, **REAL), "--data-root", "empty_root"], ["N-MNIST"],
         absent=["runs"]),
+    "run-real-data-corrupt": lambda t: Case(
+        ["run", experiment(t, **REAL), "--data-root",
+         nmnist_root(t, raw_records([1, 50], [1, 2], [0, 5])) and ntidigits_root(t), "--out", "o",
+         "--quiet"],
+        ["00001.bin", "outside", "sensor"], absent=["o"]),
+    "run-unknown-preset-via-set": lambda t: Case(
+        ["run", "--set", "lsm.image.weights.preset=nope", "--out", "o"],
+        ["--set lsm.image.weights.preset=nope", "weights.preset", "nope"], absent=["o"]),
+    "macro-seed-negative": lambda t: Case(["macro", "stats", "--seed", "-1", "--out", "o"],
+                                          ["--seed"], absent=["o"]),
+    "macro-out-is-file": lambda t: Case(["macro", "stats", "--out", _write(t, "f.txt", "x")],
+                                        ["--out", "f.txt"], kept={"f.txt": b"x"}),
+    "encode-raster-under-file": lambda t: Case(
+        ["encode", lsm_file(t), "--frames", frames(t), "--raster", _write(t, "f.txt", "x") + "/r.png",
+         "--out", "o.npz"], ["--raster", "f.txt"], absent=["o.npz"], kept={"f.txt": b"x"}),
+    "encode-cache-dir-is-file": lambda t: Case(
+        ["encode", lsm_file(t), "--frames", frames(t), "--cache-dir", _write(t, "f.txt", "x")],
+        ["--cache-dir", "f.txt"], kept={"f.txt": b"x"}),
+    "encode-frames-wrong-inputs": lambda t: Case(
+        ["encode", lsm_file(t, n_inputs=20), "--frames", frames(t), "--out", "o.npz"],
+        ["--frames", "frames.npz", "lsm.yaml", "n_inputs"], absent=["o.npz"]),
+    "encode-frames-wrong-steps": lambda t: Case(
+        ["encode", lsm_file(t, n_steps=12), "--frames", frames(t), "--out", "o.npz"],
+        ["--frames", "frames.npz", "lsm.yaml", "n_steps"], absent=["o.npz"]),
+    "encode-unknown-preset": lambda t: Case(
+        ["encode", lsm_file(t, weights={"preset": "no-chip"}), "--frames", frames(t),
+         "--out", "o.npz"], ["lsm.yaml", "weights.preset", "no-chip"], absent=["o.npz"]),
+    "encode-measured-map-missing": lambda t: Case(
+        ["encode", lsm_file(t, weights={"source": "measured", "path": "gone.npy"}),
+         "--frames", frames(t), "--out", "o.npz"], ["lsm.yaml", "weights.path", "gone.npy"],
+        absent=["o.npz"]),
+    "encode-measured-map-nan": lambda t: Case(
+        ["encode", lsm_file(t, weights={"source": "measured", "path": _npy(t, np.full((28, 24), np.nan))}),
+         "--frames", frames(t), "--out", "o.npz"], ["map.npy", "finite"], absent=["o.npz"]),
     "run-out-is-file": lambda t: Case(["run", "--out", _write(t, "out.txt", "x")],
                                       ["out.txt", "--out"], kept={"out.txt": b"x"}),
 }
@@ -312,6 +346,11 @@ def _write(tmp: Path, name: str, text: str) -> str:
 def _yaml(tmp: Path, name: str, data: dict) -> str:
     (tmp / name).write_text(yaml.safe_dump(data))
     return name
+
+
+def _npy(tmp: Path, array: np.ndarray) -> str:
+    np.save(tmp / "map.npy", array)
+    return "map.npy"
 
 
 def _garbage_hdf5(tmp: Path) -> str:
