@@ -14,7 +14,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from crossbar.validation import format_validation_error, read_yaml_mapping, strict_fields_validator
+from crossbar.validation import (
+    check_strict_scalar,
+    format_validation_error,
+    read_yaml_mapping,
+    strict_fields_validator,
+)
 from rram_lsm.data.config import DataConfig, frame_shape
 from rram_lsm.errors import ConfigError
 from rram_lsm.heads.train import HeadConfig
@@ -122,6 +127,20 @@ class ExperimentConfig(_Section):
     costs: CostsConfig = CostsConfig()
     cache_dir: str | None = Field(DEFAULT_CACHE_DIR, description="folder of cached LSM encodings "
                                   "(shared with `rram-lsm encode`); null: always re-encode")
+
+    @field_validator("heads", mode="before")
+    @classmethod
+    def _strict_heads(cls, value: Any) -> Any:
+        # `HeadConfig` (rram_lsm.heads) is lax; its scalars get the same strict types here
+        if isinstance(value, dict):
+            for key, v in value.items():
+                fld = HeadConfig.model_fields.get(key)
+                if fld is not None:
+                    try:
+                        check_strict_scalar(fld.annotation, v)
+                    except ValueError as exc:
+                        raise ValueError(f"heads.{key}: {exc}") from None
+        return value
 
     @property
     def seed_list(self) -> list[int]:

@@ -391,12 +391,20 @@ def new_run_dir(name: str, out: str | os.PathLike | None = None, force: bool = F
 
 def check_inputs(cfg: ExperimentConfig, data_root: str | os.PathLike) -> None:
     """Check, before any output exists, that the real datasets of ``cfg`` are present under
-    ``data_root`` (`DataError` naming the expected files otherwise); stand-ins are built later."""
+    ``data_root`` (`DataError` naming the expected files otherwise; stand-ins are built later)
+    and that every LSM fits in memory (`MemoryLimitError`)."""
+    from crossbar.validation import check_memory
     from rram_lsm.data.loaders import check_available
+    from rram_lsm.lsm.cache import lsm_bytes_estimate
 
     for name in (cfg.data.image_dataset, cfg.data.audio_dataset):
         for split in ("train", "test"):
             check_available(name, split, data_root)
+    for modality in ("image", "audio"):
+        for source in cfg.sources:
+            lsm = resolve_lsm_config(cfg, modality, source, cfg.first_seed)
+            check_memory(lsm_bytes_estimate(lsm), f"the {modality} LSM (lsm.{modality}: "
+                         f"n_neurons={lsm.n_neurons}, n_inputs={lsm.n_inputs}, {source} weights)")
 
 
 def run(config: str | os.PathLike | ExperimentConfig | None = None, *,

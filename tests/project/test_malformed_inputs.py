@@ -285,6 +285,12 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "run-lsm-override-string": lambda t: Case(
         ["run", experiment(t, lsm={"image": {"const": "0.1"}}), "--out", "o"],
         ["exp.yaml", "lsm.image.const"], absent=["o"]),
+    "run-heads-string-int": lambda t: Case(
+        ["run", experiment(t, heads={"epochs": "5"}), "--out", "o"],
+        ["exp.yaml", "heads.epochs", "string"], absent=["o"]),
+    "run-huge-lsm": lambda t: Case(
+        ["run", "--set", "lsm.audio.n_neurons=100000", "--out", "o", "--data-root", "dr"],
+        ["lsm.audio", "n_neurons=100000", "GB"], absent=["o", "dr"]),
     "run-set-bad-value": lambda t: Case(["run", experiment(t), "--set", "seeds=abc", "--out", "o"],
                                         ["--set seeds=abc", "seeds"], absent=["o"]),
     "run-set-zero": lambda t: Case(["run", experiment(t), "--set", "seeds=0", "--out", "o"],
