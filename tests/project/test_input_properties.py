@@ -301,3 +301,30 @@ def test_no_warning_noise_for_sorted_events():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         validate_nmnist_events(ev, Path("f.bin"))
+
+
+def _strict_json(text: str):
+    def refuse(name):
+        raise AssertionError(f"bare {name} in JSON output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_outputs_are_strict_json(tmp_path, capsys, monkeypatch):
+    """`data info --json` and `encode --json` print JSON without NaN / Infinity."""
+    monkeypatch.chdir(tmp_path)
+    from rram_lsm.data.formats import encode_nmnist_bin
+
+    for d in range(2):
+        f = tmp_path / "root" / "NMNIST" / "Train" / str(d) / "1.bin"
+        f.parent.mkdir(parents=True)
+        f.write_bytes(encode_nmnist_bin([1], [2], [3], [1]))
+    assert main(["data", "info", "--data-root", "root", "--json"]) == 0
+    info = _strict_json(capsys.readouterr().out)
+    assert info["nmnist"]["test"]["events_mean"] is None  # missing split: null, not NaN
+    np.savez("frames.npz", frames=np.zeros((3, 6, 8), np.uint8), labels=np.arange(3))
+    (tmp_path / "lsm.yaml").write_text(yaml.safe_dump(
+        {"n_inputs": 8, "n_neurons": 6, "n_steps": 6, "const": 0.03, "seed": 1,
+         "analog": {"calibration_samples": 3}}))
+    assert main(["encode", "lsm.yaml", "--frames", "frames.npz", "--json"]) == 0
+    _strict_json(capsys.readouterr().out)  # silent reservoir: statistics stay finite or null

@@ -390,6 +390,7 @@ def test_at_least_forty_cases():
     assert len(CASES) >= 40
 
 
+@pytest.mark.filterwarnings("ignore::rram_lsm.data.builtin.DataWarning")  # partial data
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_malformed_input(name, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
