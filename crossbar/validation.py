@@ -63,11 +63,31 @@ def read_yaml_mapping(path: str | os.PathLike, error: type[InputError] = InputEr
         raise error(f"{path}: cannot read {what} file ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise error(f"{path}: not valid YAML ({exc})") from None
+    except RecursionError:
+        raise error(f"{path}: YAML nested too deeply to be a {what}") from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         raise error(f"{path}: a {what} must be a YAML mapping at the top level")
+    if _depth(raw) > MAX_YAML_DEPTH:
+        raise error(f"{path}: YAML nested deeper than {MAX_YAML_DEPTH} levels; not a {what}")
     return raw
+
+
+MAX_YAML_DEPTH = 32  # no config nests nearly this deep; deeper input would only exhaust the stack
+
+
+def _depth(node: Any) -> int:
+    """Nesting depth of lists / dicts (iterative: safe on any input)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        item, d = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, d)
+            if d > MAX_YAML_DEPTH:
+                break
+            stack.extend((v, d + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 # --- strict scalar types ---------------------------------------------------------------------

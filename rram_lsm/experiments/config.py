@@ -165,8 +165,9 @@ def parse_overrides(items: list[str] | None) -> list[tuple[str, Any]]:
         key, raw = item.split("=", 1)
         try:
             value = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {key}: value '{raw}' is not valid YAML ({exc})") from None
+        except (yaml.YAMLError, RecursionError) as exc:
+            raise ConfigError(f"--set {key}: value '{raw[:80]}' is not valid YAML "
+                              f"({exc or 'nested too deeply'})") from None
         out.append((key.strip(), value))
     return out
 
@@ -195,7 +196,8 @@ def experiment_config_from_dict(raw: dict | None, origin: str = "<config>",
     _validated(copy.deepcopy(data), origin)
     for key, value in pairs:
         _set_dotted(data, key, value)
-    return _validated(data, "--set " + " --set ".join(overrides or []))
+    shown = [o if len(o) <= 80 else o[:77] + "..." for o in overrides or []]
+    return _validated(data, "--set " + " --set ".join(shown))
 
 
 def resolve_lsm_config(cfg: ExperimentConfig, modality: str, source: str, seed: int) -> LSMConfig:

@@ -153,6 +153,12 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "preset-bad-yaml": lambda t: Case(
         ["macro", "stats", "--spec", _write(t, "broken.yaml", "geometry: {rows: [\n")],
         ["broken.yaml", "YAML"]),
+    "preset-deeply-nested": lambda t: Case(
+        ["macro", "stats", "--spec", _write(t, "deep.yaml", "a: " + "[" * 3000 + "]" * 3000)],
+        ["deep.yaml", "nested"]),
+    "preset-nested-dicts": lambda t: Case(
+        ["macro", "stats", "--spec", _write(t, "deep.yaml", "a: " + "{b: " * 200 + "1" + "}" * 200)],
+        ["deep.yaml", "nested"]),
     "preset-unknown-name": lambda t: Case(["macro", "stats", "--preset", "no-such-chip"],
                                           ["no-such-chip"]),
     # macro stats: options
