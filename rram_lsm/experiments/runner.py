@@ -422,11 +422,15 @@ def run(config: str | os.PathLike | ExperimentConfig | None = None, *,
     if path.exists() and any(path.iterdir()) and not force:
         prepare_output_dir(path, force)  # raises the usual "exists" error, creates nothing
     check_inputs(cfg, data_root)
-    created = not path.exists()
+    created = None  # the topmost folder this call creates (e.g. runs/ on a first run)
+    if not path.exists():
+        created = path.absolute()
+        while not created.parent.exists():
+            created = created.parent
     run_dir = prepare_output_dir(path, force)
     try:
         return run_dir, run_experiment(cfg, run_dir, data_root, quiet=quiet)
     except InputError:
-        if created:  # nothing half-written: the folder only holds what this call put there
-            shutil.rmtree(run_dir, ignore_errors=True)
+        if created is not None:  # nothing half-written: these folders hold only this run's files
+            shutil.rmtree(created, ignore_errors=True)
         raise

@@ -316,6 +316,10 @@ CASES: dict[str, Callable[[Path], Case]] = {
          nmnist_root(t, raw_records([1, 50], [1, 2], [0, 5])) and ntidigits_root(t), "--out", "o",
          "--quiet"],
         ["00001.bin", "outside", "sensor"], absent=["o"]),
+    "run-real-data-corrupt-nested-out": lambda t: Case(
+        ["run", experiment(t, **REAL), "--data-root",
+         nmnist_root(t, raw_records([1, 50], [1, 2], [0, 5])) and ntidigits_root(t),
+         "--out", "new/deeper/o", "--quiet"], ["00001.bin", "sensor"], absent=["new"]),
     "run-unknown-preset-via-set": lambda t: Case(
         ["run", "--set", "lsm.image.weights.preset=nope", "--out", "o"],
         ["--set lsm.image.weights.preset=nope", "weights.preset", "nope"], absent=["o"]),
