@@ -40,7 +40,8 @@ def format_validation_error(exc: ValidationError, origin: str | None, example: s
         if bounds:
             msg += f" (allowed: {bounds})"
         if show_input and err["type"] not in ("extra_forbidden", "missing") and err["loc"] \
-                and not isinstance(err.get("input"), dict | list):
+                and not isinstance(err.get("input"), dict | list) \
+                and repr(err.get("input")) not in msg:
             msg += f" (got {err.get('input')!r})"
         lines.append(f"{where}key '{key}': {msg}")
     return "\n".join(lines)
@@ -126,7 +127,8 @@ def check_strict_scalar(annotation: Any, value: Any) -> Any:
     if is_bool:
         if bool in allowed:
             return value
-        raise ValueError(f"expected a number, got the boolean {value!r}")
+        want = "a number" if float in allowed else "an integer"
+        raise ValueError(f"expected {want}, got the boolean {value!r}")
     if bool in allowed and not allowed & {int, float}:
         raise ValueError(f"expected true or false, got {value!r}")
     if isinstance(value, str | bytes):

@@ -279,6 +279,19 @@ def index_ntidigits_hdf5(
     return NTidigitsIndex(path, partition, tuple(labels), tuple(single), tuple(chars), tuple(n_events))
 
 
+def check_raw_timestamps(t_s: np.ndarray, path: str | os.PathLike, label: str) -> None:
+    """`DataError` if an utterance's timestamps (s, as stored) hold NaN, infinities or
+    negative values (checked before tonic converts them to integer microseconds)."""
+    t = np.asarray(t_s, dtype=np.float64)
+    bad = ~np.isfinite(t)
+    if bad.any():
+        raise DataError(f"{path}: utterance {label!r} has {int(bad.sum())} NaN or infinite "
+                        "timestamps")
+    if t.size and t.min() < 0:
+        raise DataError(f"{path}: utterance {label!r} has {int(np.count_nonzero(t < 0))} "
+                        "negative timestamps")
+
+
 def _has(group, name: str) -> bool:
     """``name in group``, False for names HDF5 cannot hold (empty, NUL, '.')."""
     try:

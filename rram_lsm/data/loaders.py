@@ -39,6 +39,7 @@ from rram_lsm.data.builtin import MANIFEST, DataWarning, read_manifest
 from rram_lsm.data.config import AudioBinning, BinningConfig, ImageBinning
 from rram_lsm.data.formats import (
     check_nmnist_bin_size,
+    check_raw_timestamps,
     index_ntidigits_hdf5,
     validate_audio_events,
     validate_nmnist_events,
@@ -393,10 +394,13 @@ def _load_audio(
         n_ev = np.zeros(sel.size, dtype=np.int64)
         unsorted: list[str] = []
         for j, i in enumerate(_tqdm(sel, sel.size, f"{name} {split}", progress)):
+            label = index.labels[index.single[i]]
+            # tonic casts the times to integer us, which turns NaN / inf into garbage: check
+            # the file's own values first
+            check_raw_timestamps(ds.data[f"{split}_timestamps"][label][()], path, label)
             events, tonic_label = ds[int(i)]
             if tonic_label != tonic_map[index.digit_chars[i]]:  # pragma: no cover
                 raise DataError(f"{path}: label mismatch at single-digit utterance {i}")
-            label = index.labels[index.single[i]]
             events = validate_audio_events(events, path, label, cfg.n_channels, unsorted)
             n_ev[j] = len(events)
             frames[j] = bin_audio_events(events, cfg)
@@ -497,7 +501,7 @@ def _read_cache(path: Path) -> dict | None:
                 "label_map": meta["label_map"],
                 "class_names": tuple(meta["class_names"]),
             }
-    except (OSError, KeyError, ValueError, json.JSONDecodeError):
+    except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile):
         return None  # a damaged cache is rebuilt, never trusted
 
 

@@ -276,6 +276,27 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "encode-measured-state-no-key": lambda t: Case(
         ["encode", lsm_file(t, weights={"source": "measured", "path": _state_without(t, "n_arrays")}),
          "--frames", frames(t), "--out", "o.npz"], ["state.npz", "n_arrays"], absent=["o.npz"]),
+    "encode-hdf5-channel-out-of-range": lambda t: Case(
+        _encode_real("ntidigits", ntidigits_root(t, lambda f: replace_dataset(
+            f, "train_addresses/man-a1-a-1", np.array([1, 2, 99], np.uint8)))),
+        ["n-tidigits.hdf5", "man-a1-a-1", "channel ids"], absent=["o.npz"]),
+    "encode-hdf5-negative-time": lambda t: Case(
+        _encode_real("ntidigits", ntidigits_root(t, lambda f: replace_dataset(
+            f, "train_timestamps/man-a2-a-2", np.array([-0.1, 0.2, 0.3], np.float32)))),
+        ["n-tidigits.hdf5", "man-a2-a-2", "negative"], absent=["o.npz"]),
+    "encode-hdf5-nan-time": lambda t: Case(
+        _encode_real("ntidigits", ntidigits_root(t, lambda f: replace_dataset(
+            f, "train_timestamps/man-a3-a-3", np.array([0.1, np.nan, 0.3], np.float32)))),
+        ["n-tidigits.hdf5", "man-a3-a-3", "NaN"], absent=["o.npz"]),
+    "encode-hdf5-length-mismatch": lambda t: Case(
+        _encode_real("ntidigits", ntidigits_root(t, lambda f: replace_dataset(
+            f, "train_timestamps/man-a3-a-3", np.array([0.1], np.float32)))),
+        ["n-tidigits.hdf5", "man-a3-a-3", "equal length"], absent=["o.npz"]),
+    "encode-bin-off-sensor": lambda t: Case(
+        _encode_real("nmnist", nmnist_root(t, raw_records([1, 2], [1, 60], [0, 5]))),
+        ["00001.bin", "outside", "sensor"], absent=["o.npz"]),
+    "encode-bin-empty": lambda t: Case(
+        _encode_real("nmnist", nmnist_root(t, b"")), ["00001.bin", "empty"], absent=["o.npz"]),
     # run
     "run-config-binary": lambda t: Case(["run", garbage(t), "--out", "o"],
                                         ["garbage.yaml", "UTF-8"], absent=["o"]),
@@ -364,6 +385,18 @@ def _yaml(tmp: Path, name: str, data: dict) -> str:
     return name
 
 
+def _encode_real(dataset: str, root: str) -> list[str]:
+    return ["encode", _lsm_for(dataset), "--dataset", dataset, "--data-root", root,
+            "--out", "o.npz", "--cache-dir", "c"]
+
+
+def _lsm_for(dataset: str) -> str:
+    """An LSM config of the dataset's modality (written into the working folder)."""
+    modality = "image" if dataset == "nmnist" else "audio"
+    Path("lsm_real.yaml").write_text(yaml.safe_dump({"modality": modality, "n_neurons": 8}))
+    return "lsm_real.yaml"
+
+
 def _npy(tmp: Path, array: np.ndarray) -> str:
     np.save(tmp / "map.npy", array)
     return "map.npy"
@@ -410,7 +443,10 @@ def test_malformed_input(name, tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert code == 2, err
     assert "Traceback" not in err
-    assert err.startswith("rram-lsm: error: ")
+    # warnings (e.g. partial data) may come first; then the error (possibly several lines)
+    lines = [ln for ln in err.splitlines() if not ln.startswith("rram-lsm: warning: ")]
+    assert lines and lines[0].startswith("rram-lsm: error: "), err
+    assert "invalid value" not in err  # no numpy RuntimeWarning leaks out
     for word in case.expect:
         assert word in err, f"{word!r} missing from: {err}"
     for out in case.absent:
