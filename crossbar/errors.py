@@ -22,3 +22,7 @@ class OutputExistsError(InputError):
 
 class ReadbackError(InputError):
     """A readback (measured conductance) file is malformed or does not fit the preset."""
+
+
+class MemoryLimitError(InputError):
+    """A request would need more memory than the configured limit (estimated before allocating)."""

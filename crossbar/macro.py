@@ -25,6 +25,13 @@ from crossbar.periphery import Adc
 from crossbar.readchain import adc_full_scale_ua, wire_resistance_ohm
 from crossbar.rng import NORMAL_TABLE, draw_seed
 from crossbar.spec import MacroSpec, load_preset
+from crossbar.validation import check_memory
+
+# Memory planned per cell of state (5 float64 arrays + status, plus the temporaries of sampling
+# and of the conductance cache) and per queued pulse operation (the ~12 per-op arrays of
+# `apply_ops` and its kernel outputs), in bytes; used to refuse requests that cannot fit.
+STATE_BYTES_PER_CELL = 96
+PULSE_BYTES_PER_OP = 128
 
 NoiseMode = str  # "percell" | "output" | "off"
 _NOISE_MODES = ("percell", "output", "off")
@@ -45,7 +52,10 @@ class PulseResult:
 def _seed_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
-    return np.random.default_rng(seed)
+    try:
+        return np.random.default_rng(seed)
+    except (ValueError, TypeError):
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}") from None
 
 
 class Macro:
@@ -61,8 +71,11 @@ class Macro:
                  seed: int | np.random.Generator | None = 0) -> None:
         if isinstance(spec, str):
             spec = load_preset(spec)
-        if n_arrays < 1:
-            raise InputError(f"n_arrays must be >= 1, got {n_arrays}")
+        if isinstance(n_arrays, bool) or not isinstance(n_arrays, int | np.integer) or n_arrays < 1:
+            raise InputError(f"n_arrays must be an integer >= 1, got {n_arrays!r}")
+        check_memory(self.estimate_bytes(spec, int(n_arrays)),
+                     f"a macro of {n_arrays} array(s) of {spec.geometry.rows} x "
+                     f"{spec.geometry.cols} cells (n_arrays={n_arrays})")
         self.spec = spec
         self.n_arrays = int(n_arrays)
         self.rows = spec.geometry.rows
@@ -73,6 +86,13 @@ class Macro:
         self.ledger = Ledger()
         self.version = 0  # bumped on every state change; mappings cache against it
         self._g_cache: tuple[int, np.ndarray] | None = None
+
+    @staticmethod
+    def estimate_bytes(spec: MacroSpec, n_arrays: int = 1, pulses_per_cell: float = 0.0) -> float:
+        """Planned memory (bytes) of a macro of ``n_arrays`` arrays, plus ``pulses_per_cell``
+        queued pulse operations per cell (1 for `form`, ``1 + 2 * steps`` for `form_sweep`)."""
+        cells = float(n_arrays) * spec.geometry.rows * spec.geometry.cols
+        return cells * (STATE_BYTES_PER_CELL + pulses_per_cell * PULSE_BYTES_PER_OP)
 
     # --- geometry and state ------------------------------------------------------------------
     @property
@@ -141,8 +161,8 @@ class Macro:
     # --- time ------------------------------------------------------------------------------------
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` pass (drift acts on formed cells)."""
-        if seconds < 0:
-            raise InputError("time can only advance (seconds >= 0)")
+        if not np.isfinite(seconds) or seconds < 0:
+            raise InputError(f"time can only advance: seconds must be finite and >= 0, got {seconds}")
         self.clock_s += float(seconds)
         self._touch()
 
@@ -157,6 +177,7 @@ class Macro:
         kind = np.asarray(kind, np.int64)
         n = kind.shape[0]
         f = self.spec.forming
+        check_memory(float(n) * PULSE_BYTES_PER_OP, f"a sequence of {n} pulse operations")
 
         def arr(a, default, dtype=np.float64):
             a = default if a is None else a
@@ -208,6 +229,15 @@ class Macro:
         v_start = f.v_start if v_start is None else v_start
         v_step = f.v_step if v_step is None else v_step
         self._check_voltage(v_max, self.spec.ratings.v_form_max, "forming")
+        self._check_voltage(v_start, self.spec.ratings.v_form_max, "forming sweep start")
+        if not (np.isfinite(v_step) and v_step > 0):
+            raise InputError(f"forming sweep step v_step must be a finite voltage > 0, got {v_step}")
+        n_c = self.n_cells if region is None else \
+            (region.r1 - region.r0) * (region.c1 - region.c0)
+        n_v = max(0, int(np.floor((v_max + 1e-9 - v_start) / v_step)) + 1)
+        check_memory(float(n_c) * (1 + 2 * n_v) * PULSE_BYTES_PER_OP,
+                     f"a forming sweep of {n_c} cells x {n_v} steps "
+                     f"(v_start {v_start} V to v_max {v_max} V in steps of v_step {v_step} V)")
         cells = np.arange(self.n_cells) if region is None else self.region_cells(region)
         volts = np.arange(v_start, v_max + 1e-9, v_step)
         n_c, n_v = cells.size, volts.size
@@ -229,7 +259,7 @@ class Macro:
         return out
 
     def _check_voltage(self, v: float, vmax: float, what: str) -> None:
-        if not (0 <= v <= vmax):
+        if not (0 <= v <= vmax):  # also refuses NaN
             raise InputError(
                 f"{what} voltage {v} V outside 0..{vmax} V (absolute-maximum rating of preset "
                 f"'{self.spec.name}')"

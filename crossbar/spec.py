@@ -30,7 +30,10 @@ PRESET_EXAMPLE = f"configs/macro/{DEFAULT_PRESET}.yaml"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a quoted number ("0.1"), a boolean for a number (rows: true) or a float for an
+    # integer (rows: 2.0) is an error, not silently converted; floats may be written as integers.
+    # NaN and infinities are refused everywhere (no physical value of a preset is infinite).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Geometry(_Section):
@@ -222,7 +225,7 @@ def _validate(data: dict[str, Any], origin: str) -> MacroSpec:
     try:
         return MacroSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(format_validation_error(exc, origin, PRESET_EXAMPLE)) from None
+        raise SpecError(format_validation_error(exc, origin, PRESET_EXAMPLE, show_input=True)) from None
 
 
 def spec_from_dict(raw: dict[str, Any], origin: str = "<dict>") -> MacroSpec:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from crossbar import kernels as K
 from crossbar.device import CellArrays
 from crossbar.errors import InputError
 from crossbar.fsio import atomic_write_bytes
@@ -57,6 +59,21 @@ def save_macro(macro, path: str | os.PathLike) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def _meta_field(meta: dict, key: str, path: Path, kind: type):
+    """``meta[key]`` checked to be of ``kind`` (an int is a valid float), else `InputError`."""
+    if key not in meta:
+        raise InputError(f"{path}: macro state metadata lacks the field '{key}'; the file is "
+                         "not a complete macro state (save it again with Macro.save)")
+    value = meta[key]
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if kind is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok:
+        raise InputError(f"{path}: macro state metadata field '{key}' must be a "
+                         f"{kind.__name__}, got {value!r}")
+    return kind(value) if kind is not dict else value
+
+
 def load_macro(path: str | os.PathLike, spec: MacroSpec | None = None):
     from crossbar.macro import Macro
 
@@ -66,40 +83,45 @@ def load_macro(path: str | os.PathLike, spec: MacroSpec | None = None):
             arrays = {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise InputError(f"{path}: macro state file not found") from None
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise InputError(f"{path}: not a macro state file ({exc})") from None
     try:
         meta = json.loads(arrays["meta"].tobytes().decode())
-        if meta.get("format") != STATE_FORMAT:
+        if not isinstance(meta, dict) or meta.get("format") != STATE_FORMAT:
             raise KeyError("format")
     except (KeyError, ValueError):
         raise InputError(f"{path}: not a macro state file (missing or wrong 'meta')") from None
-    if meta["version"] != STATE_VERSION:
-        raise InputError(f"{path}: state version {meta['version']} unsupported "
+    version = _meta_field(meta, "version", path, int)
+    if version != STATE_VERSION:
+        raise InputError(f"{path}: state version {version} unsupported "
                          f"(this build reads {STATE_VERSION})")
-    spec = spec or spec_from_dict(meta["spec"], origin=str(path))
-    m = Macro(spec, n_arrays=int(meta["n_arrays"]), seed=0)
+    n_arrays = _meta_field(meta, "n_arrays", path, int)
+    clock_s = _meta_field(meta, "clock_s", path, float)
+    if n_arrays < 1 or not math.isfinite(clock_s) or clock_s < 0:
+        raise InputError(f"{path}: metadata field 'n_arrays' must be >= 1 and 'clock_s' finite "
+                         f"and >= 0 (got {n_arrays}, {clock_s})")
+    if spec is None:
+        spec = spec_from_dict(_meta_field(meta, "spec", path, dict), origin=f"{path} (field 'spec')")
+    m = Macro(spec, n_arrays=n_arrays, seed=0)
     n = m.n_cells
     fields = ("g_prog", "t_prog", "nu", "vbd", "g_latent", "status")
     for f in fields:
         if f not in arrays or arrays[f].shape != (n,):
             raise InputError(f"{path}: field '{f}' missing or not of length {n}")
-        if f == "status":
-            continue
-        try:  # a NaN or inf would silently poison every later read of the macro
-            finite = np.isfinite(np.asarray(arrays[f], dtype=np.float64))
-        except (TypeError, ValueError):
-            raise InputError(f"{path}: field '{f}' is not numeric") from None
-        if not finite.all():
-            raise InputError(f"{path}: field '{f}' has {int((~finite).sum())} NaN or infinite "
-                             f"value(s) (first at cell {int(np.argmin(finite))}); the state "
-                             "file is corrupt")
-    m.cells = CellArrays(*(np.array(arrays[f]) for f in fields))
-    m.clock_s = float(meta["clock_s"])
-    if not np.isfinite(m.clock_s):
-        raise InputError(f"{path}: field 'clock_s' = {m.clock_s} is not finite; the state file "
-                         "is corrupt")
+        if f != "status" and (arrays[f].dtype.kind != "f" or not np.all(np.isfinite(arrays[f]))):
+            bad = int(np.count_nonzero(~np.isfinite(arrays[f]))) if arrays[f].dtype.kind == "f" else n
+            raise InputError(f"{path}: field '{f}' must hold finite floats ({bad} of {n} values "
+                             "are NaN, infinite or not floats)")
+    if arrays["status"].dtype.kind not in "iu" or not np.isin(
+            arrays["status"], (K.PRISTINE, K.FORMED, K.STUCK_LOW, K.STUCK_HIGH)).all():
+        raise InputError(f"{path}: field 'status' holds unknown cell states")
+    m.cells = CellArrays(*(np.array(arrays[f]) for f in fields[:-1]),
+                         np.array(arrays["status"], dtype=np.int8))
+    m.clock_s = clock_s
     if "rng_state" in arrays:
-        m.rng.bit_generator.state = json.loads(arrays["rng_state"].tobytes().decode())
+        try:
+            m.rng.bit_generator.state = json.loads(arrays["rng_state"].tobytes().decode())
+        except (ValueError, TypeError, KeyError):
+            raise InputError(f"{path}: field 'rng_state' is not a valid generator state") from None
     m._touch()
     return m

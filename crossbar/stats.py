@@ -26,7 +26,11 @@ def energy_per_mvm(macro: Macro, active_fraction: float = 0.5, array: int = 0) -
 
 
 def macro_stats(macro: Macro, form_voltage: float | None = None) -> dict:
-    """Statistics of the current state; keys are documented in README (`macro stats`)."""
+    """Statistics of the current state; keys are documented in README (`macro stats`).
+
+    A statistic of an empty set (e.g. ``g_formed_mean_us`` when no cell formed) is NaN here;
+    JSON has no NaN, so `rram-lsm macro stats --json` and ``stats.json`` write it as null
+    (`crossbar.validation.finite_or_none`)."""
     spec = macro.spec
     g = macro.g_us
     formed = g > spec.forming.g_formed_threshold_us

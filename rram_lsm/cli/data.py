@@ -11,6 +11,7 @@ import argparse
 import json
 import time
 
+from crossbar.validation import finite_or_none
 from rram_lsm.cli.common import plain_warnings
 
 DEFAULT_ROOT = "data_cache"
@@ -60,7 +61,7 @@ def _build(args: argparse.Namespace) -> int:
         },
     }
     if args.json:
-        print(json.dumps(result, sort_keys=True))
+        print(json.dumps(finite_or_none(result), sort_keys=True, allow_nan=False))
         return 0
     for name, m in result["datasets"].items():
         ev = m["events_per_sample"]
@@ -81,7 +82,7 @@ def _info(args: argparse.Namespace) -> int:
     with plain_warnings():
         info = data_info(args.data_root)
     if args.json:
-        print(json.dumps(info, sort_keys=True))
+        print(json.dumps(finite_or_none(info), sort_keys=True, allow_nan=False))
         return 0
     print(f"data root: {args.data_root}")
     for name, d in info.items():

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from crossbar.validation import finite_or_none
 from rram_lsm.cli.common import plain_warnings
 from rram_lsm.errors import ConfigError, DataError, InputError
 from rram_lsm.lsm.config import SPLITS
@@ -59,20 +61,56 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _load_npz_frames(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Frames [n, T, n_inputs] (0/1, returned as uint8) and labels [n] of a ``--frames`` file."""
+    where = f"--frames {path}"
     try:
         with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise DataError(f"{where}: a single .npy array, expected an .npz with arrays "
+                                "'frames' and 'labels'")
             if "frames" not in z.files:
-                raise DataError(f"{path}: no array 'frames' in the file")
+                raise DataError(f"{where}: no array 'frames' in the file")
             frames = np.array(z["frames"])
             labels = np.array(z["labels"]) if "labels" in z.files \
                 else np.full(len(frames), -1, np.int64)
     except FileNotFoundError:
-        raise DataError(f"{path}: frames file not found") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read frames ({exc})") from None
+        raise DataError(f"{where}: frames file not found") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{where}: cannot read frames ({exc})") from None
+    if frames.ndim != 3 or frames.dtype.kind not in "biu":
+        nan = int(np.count_nonzero(~np.isfinite(frames))) if frames.dtype.kind == "f" else 0
+        raise DataError(f"{where}: array 'frames' must be integers or booleans [n, T, n_inputs] "
+                        f"(spikes; nonzero = 1), got {frames.dtype} {frames.shape}"
+                        + (f" with {nan} NaN or infinite values" if nan else ""))
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise DataError(f"{where}: array 'labels' must be integers [n], got {labels.dtype} "
+                        f"{labels.shape}")
     if len(labels) != len(frames):
-        raise DataError(f"{path}: {len(labels)} labels for {len(frames)} samples")
+        raise DataError(f"{where}: {len(labels)} labels for {len(frames)} samples")
     return frames, labels.astype(np.int64)
+
+
+def _check_frames_fit(path: str, frames: np.ndarray, cfg, config: str) -> None:
+    """The frames of ``--frames`` must match the config's n_inputs and n_steps."""
+    if frames.shape[2] != cfg.n_inputs:
+        raise DataError(f"--frames {path}: {frames.shape[2]} inputs per step, but {config} "
+                        f"sets n_inputs = {cfg.n_inputs}")
+    if cfg.n_steps is not None and frames.shape[1] != cfg.n_steps:
+        raise DataError(f"--frames {path}: T = {frames.shape[1]} steps, but {config} sets "
+                        f"n_steps = {cfg.n_steps}")
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse unusable output paths before any work (nothing half-written afterwards)."""
+    if args.cache_dir and Path(args.cache_dir).exists() and not Path(args.cache_dir).is_dir():
+        raise InputError(f"--cache-dir {args.cache_dir}: exists and is not a folder")
+    if args.raster:
+        raster = Path(args.raster)
+        if raster.exists() and not raster.is_file():
+            raise InputError(f"--raster {raster}: exists and is not a file")
+        parent = next((p for p in raster.parents if p.exists()), Path("."))
+        if not parent.is_dir():
+            raise InputError(f"--raster {raster}: {parent} is not a folder")
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
@@ -87,6 +125,9 @@ def cmd_encode(args: argparse.Namespace) -> int:
         cfg = cfg.replace(**changes)
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.frames and args.dataset:
+        raise InputError("give either --frames or --dataset, not both")
+    _check_outputs(args)
     split = args.split or file.encode.split or "train"
 
     opts = {"cache_dir": args.cache_dir, "out": args.out, "force": args.force,
@@ -95,6 +136,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         if args.frames:
             dataset = Path(args.frames).stem
             frames, labels = _load_npz_frames(args.frames)
+            _check_frames_fit(args.frames, frames, cfg, args.config)
             res = encode_cached(cfg, frames, labels, split=split, dataset=dataset, **opts)
         else:
             dataset = args.dataset or file.encode.dataset or DEFAULT_DATASET.get(cfg.modality)
@@ -105,6 +147,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         if args.raster and "raster" in res.arrays:
             from rram_lsm.lsm.features import plot_raster
 
+            Path(args.raster).parent.mkdir(parents=True, exist_ok=True)
             plot_raster(res.arrays["raster"], args.raster, frames=res.arrays["raster_input"],
                         title=f"{dataset} {split} sample 0")
 
@@ -115,7 +158,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
                "firing": meta["firing"], "energy_per_sample_j": meta["energy_per_sample_j"],
                "encode_seconds": meta["encode_seconds"]}
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps(finite_or_none(summary), allow_nan=False))
     else:
         f = meta["firing"]
         print(f"{'reused' if res.reused else 'wrote'} {res.path}")

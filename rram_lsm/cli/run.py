@@ -49,7 +49,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                            data_root=args.data_root, force=args.force,
                            quiet=args.quiet or args.json)
     if args.json:
-        print(json.dumps({**results.to_dict(), "out": str(run_dir)}))
+        from crossbar.validation import finite_or_none
+
+        # JSON has no NaN: an undefined metric (e.g. no test sample of a class) is null
+        print(json.dumps(finite_or_none({**results.to_dict(), "out": str(run_dir)}), allow_nan=False))
     else:
         sys.stdout.write(summary_text(results, run_dir))
     return 0

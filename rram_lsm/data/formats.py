@@ -18,6 +18,7 @@ N-TIDIGITS18 HDF5 (tonic layout), per partition ``train`` / ``test``:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,9 @@ def check_nmnist_bin_size(path: str | os.PathLike, size: int | None = None) -> i
     """Raise `DataError` if the file is not a whole number of 5-byte records; return #records."""
     if size is None:
         size = os.path.getsize(path)
+    if size == 0:
+        raise DataError(f"{path}: empty N-MNIST .bin file (0 bytes, no events); re-copy or "
+                        "re-extract this file, or remove it")
     if size % NMNIST_RECORD_BYTES:
         raise DataError(
             f"{path}: truncated N-MNIST .bin file ({size} bytes is not a multiple of the "
@@ -87,16 +91,41 @@ def check_nmnist_bin_size(path: str | os.PathLike, size: int | None = None) -> i
 
 
 def count_nmnist_events(path: str | os.PathLike) -> int:
-    """Number of events in a ``.bin`` file (records that are not overflow markers)."""
+    """Number of events in a ``.bin`` file (records that are not overflow markers); `DataError`
+    if the file is empty, truncated or has an event outside the 34 x 34 sensor."""
     raw = np.fromfile(path, dtype=np.uint8)
     check_nmnist_bin_size(path, raw.size)
-    return int(np.count_nonzero(raw[1::NMNIST_RECORD_BYTES] != NMNIST_OVERFLOW_Y))
+    x, y = raw[0::NMNIST_RECORD_BYTES], raw[1::NMNIST_RECORD_BYTES]
+    event = y != NMNIST_OVERFLOW_Y
+    bad = event & ((x >= NMNIST_SIZE) | (y >= NMNIST_SIZE))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{path}: event {i} has (x, y) = ({x[i]}, {y[i]}), outside the {NMNIST_SIZE}×"
+            f"{NMNIST_SIZE} N-MNIST sensor ({int(bad.sum())} such events); the file is not an "
+            "N-MNIST recording or is corrupt")
+    return int(np.count_nonzero(event))
 
 
-def validate_nmnist_events(events: np.ndarray, path: str | os.PathLike) -> np.ndarray:
+def _unsorted(where: str, count: int, total: int, collect: list[str] | None) -> None:
+    """Note events that were not in time order: into ``collect`` (the caller warns once for a
+    whole split), else as a `DataWarning` now."""
+    if collect is not None:
+        collect.append(where)
+        return
+    from rram_lsm.data.builtin import DataWarning
+
+    warnings.warn(f"{where}: {count} of {total} events have a timestamp below the one before; "
+                  "the events were sorted by time", DataWarning, stacklevel=3)
+
+
+def validate_nmnist_events(events: np.ndarray, path: str | os.PathLike,
+                           unsorted: list[str] | None = None) -> np.ndarray:
     """Check coordinates of tonic-read N-MNIST events; return them sorted by time.
 
-    Raises `DataError` naming ``path`` if any x or y lies outside the 34 × 34 sensor.
+    Raises `DataError` naming ``path`` if any x or y lies outside the 34 × 34 sensor or a
+    timestamp is negative. Events out of time order are sorted, and noted: ``path`` is appended
+    to ``unsorted`` if given, else a `DataWarning` says how many events were out of order.
     """
     if len(events):
         bad = (
@@ -113,8 +142,13 @@ def validate_nmnist_events(events: np.ndarray, path: str | os.PathLike) -> np.nd
                 "the file is not an N-MNIST recording or is corrupt"
             )
         t = events["t"]
-        if np.any(t[1:] < t[:-1]):
+        if t.min() < 0:
+            raise DataError(f"{path}: {int(np.count_nonzero(t < 0))} events have negative "
+                            "timestamps")
+        back = int(np.count_nonzero(t[1:] < t[:-1]))
+        if back:
             # Binning slices by searchsorted on t, which needs time order.
+            _unsorted(str(path), back, len(t), unsorted)
             events = events[np.argsort(t, kind="stable")]
     return events
 
@@ -208,7 +242,12 @@ def index_ntidigits_hdf5(
                     f"{path}: {partition}_labels[{i}] is {type(lab).__name__}, expected a byte "
                     "string like b'man-ae-a-1'"
                 )
-            labels.append(lab.decode())
+            try:
+                labels.append(bytes(lab).decode("utf-8"))
+            except UnicodeDecodeError:
+                raise DataError(
+                    f"{path}: {partition}_labels[{i}] = {bytes(lab)!r} is not UTF-8 text; "
+                    "expected a label like b'man-ae-a-1'") from None
         ga, gt = f[f"{partition}_addresses"], f[f"{partition}_timestamps"]
         single, chars, n_events = [], [], []
         for i, lab in enumerate(labels):
@@ -220,10 +259,15 @@ def index_ntidigits_hdf5(
                     f"{path}: {partition}_labels[{i}] = {lab!r} has the unknown digit string "
                     f"{last!r}; expected one of {', '.join(DIGIT_CHARS)}"
                 )
-            if lab not in ga or lab not in gt:
-                grp = f"{partition}_addresses" if lab not in ga else f"{partition}_timestamps"
+            missing_in = [g for g in (ga, gt) if not _has(g, lab)]
+            if missing_in:
+                grp = missing_in[0].name.lstrip("/")
                 raise DataError(f"{path}: utterance {lab!r} is listed but missing in '{grp}'")
             na, nt = ga[lab].shape, gt[lab].shape
+            if ga[lab].dtype.kind not in "iu" or gt[lab].dtype.kind not in "iuf":
+                raise DataError(
+                    f"{path}: utterance {lab!r}: addresses must be integer channel ids and "
+                    f"timestamps numbers (seconds), got {ga[lab].dtype} and {gt[lab].dtype}")
             if len(na) != 1 or na != nt:
                 raise DataError(
                     f"{path}: utterance {lab!r}: addresses {na} and timestamps {nt} must be 1-D "
@@ -235,10 +279,35 @@ def index_ntidigits_hdf5(
     return NTidigitsIndex(path, partition, tuple(labels), tuple(single), tuple(chars), tuple(n_events))
 
 
+def check_raw_timestamps(t_s: np.ndarray, path: str | os.PathLike, label: str) -> None:
+    """`DataError` if an utterance's timestamps (s, as stored) hold NaN, infinities or
+    negative values (checked before tonic converts them to integer microseconds)."""
+    t = np.asarray(t_s, dtype=np.float64)
+    bad = ~np.isfinite(t)
+    if bad.any():
+        raise DataError(f"{path}: utterance {label!r} has {int(bad.sum())} NaN or infinite "
+                        "timestamps")
+    if t.size and t.min() < 0:
+        raise DataError(f"{path}: utterance {label!r} has {int(np.count_nonzero(t < 0))} "
+                        "negative timestamps")
+
+
+def _has(group, name: str) -> bool:
+    """``name in group``, False for names HDF5 cannot hold (empty, NUL, '.')."""
+    try:
+        return name in group
+    except (RuntimeError, ValueError, KeyError):
+        return False
+
+
 def validate_audio_events(
-    events: np.ndarray, path: str | os.PathLike, label: str, n_channels: int
+    events: np.ndarray, path: str | os.PathLike, label: str, n_channels: int,
+    unsorted: list[str] | None = None,
 ) -> np.ndarray:
-    """Check channel ids and timestamps of tonic-read N-TIDIGITS events; return time-sorted."""
+    """Check channel ids and timestamps of tonic-read N-TIDIGITS events; return time-sorted.
+
+    `DataError` for channel ids outside ``0..n_channels - 1`` and for negative, NaN or infinite
+    timestamps; events out of time order are sorted and noted (see `validate_nmnist_events`)."""
     if len(events):
         x = events["x"]
         if x.min() < 0 or x.max() >= n_channels:
@@ -247,8 +316,14 @@ def validate_audio_events(
                 f"outside 0..{n_channels - 1}"
             )
         t = events["t"]
+        if not np.all(np.isfinite(t)):
+            raise DataError(f"{path}: utterance {label!r} has {int(np.count_nonzero(~np.isfinite(t)))} "
+                            "NaN or infinite timestamps")
         if t.min() < 0:
-            raise DataError(f"{path}: utterance {label!r} has negative timestamps")
-        if np.any(t[1:] < t[:-1]):
+            raise DataError(f"{path}: utterance {label!r} has {int(np.count_nonzero(t < 0))} "
+                            "negative timestamps")
+        back = int(np.count_nonzero(t[1:] < t[:-1]))
+        if back:
+            _unsorted(f"{path}: utterance {label!r}", back, len(t), unsorted)
             events = events[np.argsort(t, kind="stable")]
     return events

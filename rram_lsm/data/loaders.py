@@ -39,6 +39,7 @@ from rram_lsm.data.builtin import MANIFEST, DataWarning, read_manifest
 from rram_lsm.data.config import AudioBinning, BinningConfig, ImageBinning
 from rram_lsm.data.formats import (
     check_nmnist_bin_size,
+    check_raw_timestamps,
     index_ntidigits_hdf5,
     validate_audio_events,
     validate_nmnist_events,
@@ -304,6 +305,17 @@ def _warn_partial(name: str, split: str, found: int, where: Path) -> None:
         )
 
 
+def _warn_unsorted(name: str, split: str, where: list[str], total: int) -> None:
+    """One warning per split for samples whose events were out of time order (then sorted)."""
+    if where:
+        warnings.warn(
+            f"{name} {split}: {len(where)} of {total} samples have events out of time order "
+            f"(first: {where[0]}); their events were sorted by time",
+            DataWarning,
+            stacklevel=4,
+        )
+
+
 def _select(labels: np.ndarray, max_per_class: int | None) -> np.ndarray:
     if max_per_class is None:
         return np.arange(labels.size)
@@ -337,11 +349,13 @@ def _load_image(
     sel = _select(labels, max_per_class)
     frames = np.zeros((sel.size, cfg.n_time_bins, cfg.crop * cfg.crop), dtype=np.uint8)
     n_ev = np.zeros(sel.size, dtype=np.int64)
+    unsorted: list[str] = []
     for j, i in enumerate(_tqdm(sel, sel.size, f"{name} {split}", progress)):
         events, _ = ds[int(i)]
-        events = validate_nmnist_events(events, ds.data[i])
+        events = validate_nmnist_events(events, ds.data[i], unsorted)
         n_ev[j] = len(events)
         frames[j] = bin_image_events(events, cfg)
+    _warn_unsorted(name, split, unsorted, sel.size)
     return {
         "frames": frames,
         "labels": labels[sel],
@@ -378,16 +392,21 @@ def _load_audio(
             raise DataError(f"{path}: tonic found {len(ds)} single digits, expected {len(index.single)}")
         frames = np.zeros((sel.size, cfg.n_time_bins, cfg.n_channels), dtype=np.uint8)
         n_ev = np.zeros(sel.size, dtype=np.int64)
+        unsorted: list[str] = []
         for j, i in enumerate(_tqdm(sel, sel.size, f"{name} {split}", progress)):
+            label = index.labels[index.single[i]]
+            # tonic casts the times to integer us, which turns NaN / inf into garbage: check
+            # the file's own values first
+            check_raw_timestamps(ds.data[f"{split}_timestamps"][label][()], path, label)
             events, tonic_label = ds[int(i)]
             if tonic_label != tonic_map[index.digit_chars[i]]:  # pragma: no cover
                 raise DataError(f"{path}: label mismatch at single-digit utterance {i}")
-            label = index.labels[index.single[i]]
-            events = validate_audio_events(events, path, label, cfg.n_channels)
+            events = validate_audio_events(events, path, label, cfg.n_channels, unsorted)
             n_ev[j] = len(events)
             frames[j] = bin_audio_events(events, cfg)
     finally:
         ds.data.close()  # tonic keeps the HDF5 file open for the object's lifetime
+    _warn_unsorted(name, split, unsorted, sel.size)
     return {
         "frames": frames,
         "labels": labels[sel],
@@ -442,6 +461,28 @@ def _fingerprint(name: str, split: str, save_to: Path) -> tuple[str, Any]:
     return _file_stamp(path), None
 
 
+def check_available(dataset: str, split: str, data_root: str | os.PathLike) -> None:
+    """Raise `DataError` (naming the expected files) if a real dataset's ``split`` is missing
+    under ``data_root``; built-in stand-ins pass (they are built on first use). Reads no events,
+    so callers can check their inputs before they create any output."""
+    info = dataset_info(dataset)
+    _check_split(split)
+    if info.builtin:
+        return
+    save_to = tonic_root(dataset, data_root)
+    if info.modality == "image":
+        folder = save_to / "NMNIST" / ("Train" if split == "train" else "Test")
+        if not (folder.is_dir() or (save_to / "NMNIST" / f"{split}.zip").is_file()):
+            raise _missing_nmnist(save_to, split)
+        if folder.is_dir():
+            index_nmnist_folder(save_to, split, allow_zip=False)
+        return
+    path = _ntidigits_file(save_to)
+    if not path.is_file():
+        raise _missing_ntidigits(save_to)
+    index_ntidigits_hdf5(path, split)
+
+
 def _cache_path(save_to: Path, name: str, split: str, key: dict) -> Path:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return save_to / ".binned" / f"{name}-{split}-{digest}.npz"
@@ -460,7 +501,7 @@ def _read_cache(path: Path) -> dict | None:
                 "label_map": meta["label_map"],
                 "class_names": tuple(meta["class_names"]),
             }
-    except (OSError, KeyError, ValueError, json.JSONDecodeError):
+    except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile):
         return None  # a damaged cache is rebuilt, never trusted
 
 

@@ -6,18 +6,24 @@ key and the allowed range. ``--set key=value`` overrides use dotted keys (values
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from crossbar.validation import format_validation_error, read_yaml_mapping
+from crossbar.validation import (
+    check_strict_scalar,
+    format_validation_error,
+    read_yaml_mapping,
+    strict_fields_validator,
+)
 from rram_lsm.data.config import DataConfig, frame_shape
 from rram_lsm.errors import ConfigError
 from rram_lsm.heads.train import HeadConfig
-from rram_lsm.lsm.config import AnalogConfig, LSMConfig, WeightsConfig, partial_model
+from rram_lsm.lsm.config import AnalogConfig, LSMConfig, WeightsConfig, check_references, partial_model
 from rram_lsm.lsm.defaults import DEFAULT_CACHE_DIR
 
 FeatureMode = Literal["rate", "windows"]
@@ -26,7 +32,13 @@ EXAMPLE = "configs/zero_shot_default.yaml"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # no silent coercion ("3" -> 3, true -> 1) and no NaN / infinity in any value
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        return strict_fields_validator(cls, value, info)
 
 
 # What an experiment sets itself is not an LSM override: the seed (``seeds``, ``first_seed`` and
@@ -116,6 +128,20 @@ class ExperimentConfig(_Section):
     cache_dir: str | None = Field(DEFAULT_CACHE_DIR, description="folder of cached LSM encodings "
                                   "(shared with `rram-lsm encode`); null: always re-encode")
 
+    @field_validator("heads", mode="before")
+    @classmethod
+    def _strict_heads(cls, value: Any) -> Any:
+        # `HeadConfig` (rram_lsm.heads) is lax; its scalars get the same strict types here
+        if isinstance(value, dict):
+            for key, v in value.items():
+                fld = HeadConfig.model_fields.get(key)
+                if fld is not None:
+                    try:
+                        check_strict_scalar(fld.annotation, v)
+                    except ValueError as exc:
+                        raise ValueError(f"heads.{key}: {exc}") from None
+        return value
+
     @property
     def seed_list(self) -> list[int]:
         return list(range(self.first_seed, self.first_seed + self.seeds))
@@ -139,25 +165,39 @@ def parse_overrides(items: list[str] | None) -> list[tuple[str, Any]]:
         key, raw = item.split("=", 1)
         try:
             value = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {key}: value '{raw}' is not valid YAML ({exc})") from None
+        except (yaml.YAMLError, RecursionError) as exc:
+            raise ConfigError(f"--set {key}: value '{raw[:80]}' is not valid YAML "
+                              f"({exc or 'nested too deeply'})") from None
         out.append((key.strip(), value))
     return out
 
 
-def experiment_config_from_dict(raw: dict | None, origin: str = "<config>",
-                                overrides: list[str] | None = None) -> ExperimentConfig:
-    data = dict(raw or {})
-    for key, value in parse_overrides(overrides):
-        _set_dotted(data, key, value)
+def _validated(data: dict, origin: str) -> ExperimentConfig:
     try:
         cfg = ExperimentConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, origin, EXAMPLE)) from None
+        raise ConfigError(format_validation_error(exc, origin, EXAMPLE, show_input=True)) from None
     except ConfigError as exc:  # nested configs that raise ConfigError themselves
         raise ConfigError(f"{origin}: {exc}") from None
     _validate_lsm(cfg, origin)
     return cfg
+
+
+def experiment_config_from_dict(raw: dict | None, origin: str = "<config>",
+                                overrides: list[str] | None = None) -> ExperimentConfig:
+    """Validate a parsed config (``origin`` names it in errors), then apply ``--set`` overrides.
+
+    The config is checked on its own first, so that an error names the file when the file is at
+    fault and ``--set`` when an override is."""
+    data = copy.deepcopy(dict(raw or {}))
+    pairs = parse_overrides(overrides)
+    if not pairs:
+        return _validated(data, origin)
+    _validated(copy.deepcopy(data), origin)
+    for key, value in pairs:
+        _set_dotted(data, key, value)
+    shown = [o if len(o) <= 80 else o[:77] + "..." for o in overrides or []]
+    return _validated(data, "--set " + " --set ".join(shown))
 
 
 def resolve_lsm_config(cfg: ExperimentConfig, modality: str, source: str, seed: int) -> LSMConfig:
@@ -182,9 +222,10 @@ def _validate_lsm(cfg: ExperimentConfig, origin: str) -> None:
     for modality in ("image", "audio"):
         for source in cfg.sources:
             try:
-                resolve_lsm_config(cfg, modality, source, cfg.first_seed)
+                lsm = resolve_lsm_config(cfg, modality, source, cfg.first_seed)
             except ConfigError as exc:
                 raise ConfigError(f"{origin}: lsm.{modality}: {exc}") from None
+            check_references(lsm, origin, prefix=f"lsm.{modality}.")
 
 
 def load_experiment_config(path: str | os.PathLike | None = None,

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from crossbar.errors import InputError, OutputExistsError
 from rram_lsm.data.config import frame_steps
 from rram_lsm.experiments.config import ExperimentConfig, resolve_lsm_config
 from rram_lsm.experiments.encoding import EncodedModality, encode_modality
@@ -376,20 +378,59 @@ def resolve_config(config: str | os.PathLike | ExperimentConfig | None = None,
     return load_experiment_config(default_config_path() if config is None else config, overrides)
 
 
+def _run_dir_path(name: str, out: str | os.PathLike | None) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(out) if out else Path("runs") / f"{name}-{stamp}"
+
+
 def new_run_dir(name: str, out: str | os.PathLike | None = None, force: bool = False) -> Path:
     """Create the run folder: ``out``, or ``runs/<name>-<YYYYmmdd-HHMMSS>`` under the working
     directory; a non-empty folder is refused (`InputError`) unless ``force``."""
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return prepare_output_dir(out or Path("runs") / f"{name}-{stamp}", force)
+    return prepare_output_dir(_run_dir_path(name, out), force)
+
+
+def check_inputs(cfg: ExperimentConfig, data_root: str | os.PathLike) -> None:
+    """Check, before any output exists, that the real datasets of ``cfg`` are present under
+    ``data_root`` (`DataError` naming the expected files otherwise; stand-ins are built later)
+    and that every LSM fits in memory (`MemoryLimitError`)."""
+    from crossbar.validation import check_memory
+    from rram_lsm.data.loaders import check_available
+    from rram_lsm.lsm.cache import lsm_bytes_estimate
+
+    for name in (cfg.data.image_dataset, cfg.data.audio_dataset):
+        for split in ("train", "test"):
+            check_available(name, split, data_root)
+    for modality in ("image", "audio"):
+        for source in cfg.sources:
+            lsm = resolve_lsm_config(cfg, modality, source, cfg.first_seed)
+            check_memory(lsm_bytes_estimate(lsm), f"the {modality} LSM (lsm.{modality}: "
+                         f"n_neurons={lsm.n_neurons}, n_inputs={lsm.n_inputs}, {source} weights)")
 
 
 def run(config: str | os.PathLike | ExperimentConfig | None = None, *,
         overrides: list[str] | None = None, out: str | os.PathLike | None = None,
         data_root: str | os.PathLike = "data_cache", force: bool = False,
         quiet: bool = False) -> tuple[Path, ExperimentResults]:
-    """Resolve the config (see `resolve_config`), create the run folder (see `new_run_dir`) and run
-    the experiment into it; returns ``(run_dir, results)``. Bad input raises `InputError` before
-    anything is written."""
+    """Resolve the config (see `resolve_config`), check the inputs (`check_inputs`), create the
+    run folder (see `new_run_dir`) and run the experiment into it; returns
+    ``(run_dir, results)``. Bad input raises `InputError` before anything is written; one found
+    later (e.g. a corrupt data file) removes the run folder again if this call created it."""
     cfg = resolve_config(config, overrides)
-    run_dir = new_run_dir(cfg.name, out, force)
-    return run_dir, run_experiment(cfg, run_dir, data_root, quiet=quiet)
+    path = _run_dir_path(cfg.name, out)
+    if path.exists() and not path.is_dir():
+        raise OutputExistsError(f"{path}: the run folder (--out) is an existing file")
+    if path.exists() and any(path.iterdir()) and not force:
+        prepare_output_dir(path, force)  # raises the usual "exists" error, creates nothing
+    check_inputs(cfg, data_root)
+    created = None  # the topmost folder this call creates (e.g. runs/ on a first run)
+    if not path.exists():
+        created = path.absolute()
+        while not created.parent.exists():
+            created = created.parent
+    run_dir = prepare_output_dir(path, force)
+    try:
+        return run_dir, run_experiment(cfg, run_dir, data_root, quiet=quiet)
+    except InputError:
+        if created is not None:  # nothing half-written: these folders hold only this run's files
+            shutil.rmtree(created, ignore_errors=True)
+        raise

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from crossbar.errors import OutputExistsError
+from crossbar.validation import check_memory
 from rram_lsm.errors import InputError
 from rram_lsm.io import atomic_write_bytes
 from rram_lsm.lsm.config import SPLITS
@@ -171,6 +173,8 @@ class CachedEncoder:
                  batch_size: int = 1024, progress: bool = False) -> None:
         if batch_size < 1:
             raise InputError(f"batch size must be >= 1, got {batch_size}")
+        if cache_dir is not None and Path(cache_dir).exists() and not Path(cache_dir).is_dir():
+            raise InputError(f"{cache_dir}: the feature cache folder exists and is not a folder")
         self.config = config
         self.calibration = np.asarray(calibration)[: config.analog.calibration_samples]
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
@@ -185,6 +189,10 @@ class CachedEncoder:
         if self._lsm is None:
             from rram_lsm.lsm.model import LiquidStateMachine
 
+            check_memory(lsm_bytes_estimate(self.config),
+                         f"an LSM of n_neurons={self.config.n_neurons} with "
+                         f"n_inputs={self.config.n_inputs} (weights.source "
+                         f"{self.config.weights.source})")
             self._lsm = LiquidStateMachine(self.config)
         return self._lsm
 
@@ -218,7 +226,21 @@ class CachedEncoder:
         path = Path(out) if out is not None else None
         if path is None and self.cache_dir is not None:
             path = self.cache_dir / f"{dataset}-{split}-{key[:16]}.npz"
-        cached = None if (self.force or path is None) else load_features(path)
+        if out is not None and path.exists() and not path.is_file():
+            raise OutputExistsError(f"{path}: the output exists and is not a file; choose "
+                                    "another output file (--out)")
+        if out is not None and path.exists() and not self.force:
+            # an explicit output file is the user's: never replace one we cannot read back
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CacheWarning)
+                cached = load_features(path)
+            if cached is None:
+                raise OutputExistsError(
+                    f"{path}: exists and is not a readable feature file of rram-lsm (corrupt, or "
+                    "another file); it was left unchanged. Choose another output file (--out) or "
+                    "pass --force to overwrite it")
+        else:
+            cached = None if (self.force or path is None) else load_features(path)
         if cached is not None and cached[1].get("key") != key:
             if out is not None:
                 raise InputError(f"{path}: exists and holds an encoding of other inputs; "
@@ -253,6 +275,21 @@ class CachedEncoder:
                 "calibration": lsm.calibration, "synapses": lsm.synapses.info,
                 "config": self.config.model_dump(mode="json")}
         return arrays, meta
+
+
+# bytes per weight of the LSM (float64 weight copies of the engines) and per macro cell of its
+# weight macro (state plus the one forming pulse); used to refuse LSMs that cannot fit
+_BYTES_PER_WEIGHT = 32
+_BYTES_PER_CELL = 224
+
+
+def lsm_bytes_estimate(config: LSMConfig) -> float:
+    """Planned memory (bytes) of building the LSM of ``config``: its input and recurrent weights
+    [n_inputs + N, N] and, unless the weights are Gaussian, the macro cells holding them as
+    differential pairs (two cells per weight)."""
+    weights = float(config.n_inputs + config.n_neurons) * config.n_neurons
+    per = _BYTES_PER_WEIGHT + (0 if config.weights.source == "gaussian" else 2 * _BYTES_PER_CELL)
+    return weights * per
 
 
 def _noise_key(split: str) -> int:

@@ -28,13 +28,15 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     create_model,
+    field_validator,
     model_serializer,
     model_validator,
 )
 
 from crossbar.defaults import DEFAULT_PRESET
-from crossbar.validation import format_validation_error, read_yaml_mapping
+from crossbar.validation import format_validation_error, read_yaml_mapping, strict_fields_validator
 from rram_lsm.errors import ConfigError
 from rram_lsm.lsm.defaults import MODALITY_DEFAULTS, modality_defaults
 
@@ -57,7 +59,13 @@ _VALIDATING: ContextVar[bool] = ContextVar("_VALIDATING", default=False)
 class _Config(BaseModel):
     """Base: frozen, unknown keys forbidden, validation errors raised as `ConfigError`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no silent coercion ("0.01" -> 0.01, true -> 1) and no NaN / infinity in any value
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        return strict_fields_validator(cls, value, info)
 
     def __init__(self, **data: Any) -> None:
         if _VALIDATING.get():
@@ -253,7 +261,12 @@ def partial_model(model: type[BaseModel], name: str, exclude: frozenset[str] = f
 class _Overrides(BaseModel):
     """Base of `partial_model`s: frozen, unknown keys forbidden, dumps only the keys given."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        return strict_fields_validator(cls, value, info)
 
     @model_serializer(mode="wrap")
     def _only_given(self, handler: Any) -> dict[str, Any]:
@@ -298,7 +311,26 @@ def read_lsm_file(path: str | os.PathLike) -> LSMFile:
         raw = raw["lsm"] or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: key 'lsm' must be a mapping of LSM settings")
-    return LSMFile(lsm_config_from_dict(raw, source=str(path)), EncodeData(dataset, split))
+    cfg = lsm_config_from_dict(raw, source=str(path))
+    check_references(cfg, str(path))
+    return LSMFile(cfg, EncodeData(dataset, split))
+
+
+def check_references(cfg: LSMConfig, origin: str, prefix: str = "") -> None:
+    """Check that the files a config names exist: the macro preset ``weights.preset`` (always
+    used: it also sizes the Gaussian twin) and the map ``weights.path`` of measured weights.
+    `ConfigError` naming ``origin`` and the key otherwise (before any work starts)."""
+    from crossbar.errors import InputError
+    from crossbar.spec import load_preset
+
+    try:
+        load_preset(cfg.weights.preset)
+    except InputError as exc:
+        raise ConfigError(f"{origin}: key '{prefix}weights.preset': {exc}") from None
+    if cfg.weights.source == "measured" and cfg.weights.path is not None \
+            and not Path(cfg.weights.path).is_file():
+        raise ConfigError(f"{origin}: key '{prefix}weights.path': {cfg.weights.path}: "
+                          "conductance map not found")
 
 
 def load_lsm_config(path: str | os.PathLike) -> LSMConfig:
