@@ -158,5 +158,5 @@ def test_saved_states_with_non_finite_values_are_refused(small_spec, tmp_path, f
     arrays[field] = arrays[field].copy()
     arrays[field][cell] = value
     np.savez(bad, **arrays)
-    with pytest.raises(InputError, match=rf"bad.npz: field '{field}' has 1 NaN or infinite"):
+    with pytest.raises(InputError, match=rf"bad.npz: field '{field}' must hold finite floats \(1 of 64"):
         Macro.load(bad, spec)
