@@ -22,6 +22,7 @@ from crossbar.device import breakdown_cdf, breakdown_quantile, read_sigma
 from crossbar.errors import InputError
 from crossbar.layout import Region, Tile, plan_matrix
 from crossbar.spec import MacroSpec
+from crossbar.validation import check_memory
 from firmware import errors as E
 from firmware.isa import (
     COND_ALWAYS,
@@ -33,6 +34,7 @@ from firmware.isa import (
     OP_RESET,
     OP_SET,
     OP_VERIFY,
+    RECORD_DTYPE,
     Program,
     VectorHeader,
     f32_floor,
@@ -167,6 +169,12 @@ def forming_voltage(spec: MacroSpec, target_sparsity: float, *, v_start: float |
     return v
 
 
+def _check_program_size(n_ops: int, what: str) -> None:
+    """Refuse (`crossbar.errors.MemoryLimitError`, exit 2) a program too large for memory before
+    building it: each op is one record plus the per-op arrays made while building it."""
+    check_memory(float(n_ops) * (2 * RECORD_DTYPE.itemsize + 32), what)
+
+
 def sweep_voltages(v_start: float, v_step: float, v_max: float) -> np.ndarray:
     """v_start, v_start + v_step, ... (all below v_max), then v_max itself (V)."""
     k = max(0, math.ceil((v_max - v_start) / v_step - 1e-9))
@@ -224,6 +232,8 @@ def forming_sweep(spec: MacroSpec, *, target_sparsity: float | None = None,
     cols = np.arange(region.c0, region.c1)
     n_cells = rows.size * cols.size
     k = 1 + 2 * n_steps
+    _check_program_size(n_cells * k, f"a forming sweep of {n_cells} cells x {n_steps} steps "
+                        "(--region, --v-step)")
     op = np.full(k, OP_VERIFY, np.uint8)
     op[1::2] = OP_FORM
     pulse = op == OP_FORM
@@ -412,6 +422,8 @@ def write_verify_cells(spec: MacroSpec, array, row, col, targets_us, tolerance_u
                     cap_reset[:, None])
     k = 3 * n + 1
     nc = t.size
+    _check_program_size(nc * k, f"write-verify of {nc} cells x {n} iterations ({k} ops per cell; "
+                        "--targets/--weights, --max-iter)")
     op = np.empty(k, np.uint8)
     op[0::3], op[1::3], op[2::3] = OP_VERIFY, OP_SET, OP_RESET
     cond = np.zeros(k, np.uint8)

@@ -80,6 +80,9 @@ def _text(data):
 # (id, subcommand + args; {in} = the input file, {out} = the output, {preset}, {state},
 #  input suffix, how to write the input, strings the message must contain)
 CASES = [
+    ("write-verify-too-big", ["write-verify", "--targets", "{in}", "--tolerance-us", "1",
+                              "--max-iter", "1000", "--out", "{out}"], ".npy",
+     _npy(np.full((512, 512), 60.0)), ["--max-iter", "GB of memory", "RRAM_LSM_MAX_MEMORY_GB"]),
     ("inspect-empty", ["inspect", "{in}"], ".rvec", _bytes(b""), ["empty"]),
     ("inspect-bad-magic", ["inspect", "{in}"], ".rvec",
      _bytes(lambda k: b"PK\x03\x04" + k["rvec"][4:]), ["magic"]),
