@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rram_lsm.heads.losses import batched_contrastive_loss, batched_similarity
+from rram_lsm.heads.losses import batched_contrastive_loss, batched_similarity, full_batch_loss
 from rram_lsm.heads.models import DualProjection
 from rram_lsm.heads.retrieval import batched_retrieval_topk
 from rram_lsm.heads.train import HeadConfig, RetrievalSet, TrainResult, _torch_threads, train_heads
@@ -197,8 +197,11 @@ class _Chunk:
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.steps = np.zeros(len(job_ids), dtype=np.int64)
 
+        self.dims = {"audio": da, "image": di}
+
         def rows(mod, r: Rows, j):
-            return self.banks[(mod, r.split)].offset(getattr(jobs[j].features, mod)[r.split])
+            x = getattr(jobs[j].features, mod)[r.split]
+            return self.banks[_bank_key(mod, r.split, x)].offset(x)
 
         # training pairs: bank rows and class ids, padded to the longest member
         tr = [jobs[j].train for j in job_ids]
@@ -251,7 +254,7 @@ class _Chunk:
         return x
 
     def _inputs(self, modality: str, split: str, rows: torch.Tensor) -> torch.Tensor:
-        bank = self.banks[(modality, split)].tensor
+        bank = self.banks[(modality, split, self.dims[modality])].tensor
         x = bank.index_select(0, rows.reshape(-1)).view(*rows.shape, bank.shape[1])
         if self.mu_sd is not None:
             mu, sd = self.mu_sd[modality]
@@ -280,14 +283,19 @@ class _Chunk:
             active_np = counts >= 2  # train_heads skips batches of fewer than 2 pairs
             if not active_np.any():
                 continue
-            pos = torch.arange(start, stop, device=self.device)
-            valid = pos[None, :] < self.n[:, None]
             a = self._head(self._inputs("audio", train_split, pa[:, start:stop]), 0)
             i = self._head(self._inputs("image", train_split, pi[:, start:stop]), 1)
-            loss = batched_contrastive_loss(c.loss, a, i, py[:, start:stop], valid,
-                                            self.temperature, c.metric)
-            active = torch.as_tensor(active_np, device=self.device)
-            total = torch.where(active, loss, torch.zeros_like(loss)).sum()
+            if (counts == stop - start).all():  # no padding in this step
+                loss = full_batch_loss(c.loss, a, i, py[:, start:stop], self.temperature,
+                                       c.metric)
+                total = loss.sum()
+            else:
+                pos = torch.arange(start, stop, device=self.device)
+                valid = pos[None, :] < self.n[:, None]
+                loss = batched_contrastive_loss(c.loss, a, i, py[:, start:stop], valid,
+                                                self.temperature, c.metric)
+                active = torch.as_tensor(active_np, device=self.device)
+                total = torch.where(active, loss, torch.zeros_like(loss)).sum()
             for p in self.params:
                 p.grad = None
             total.backward()
@@ -308,10 +316,23 @@ class _Chunk:
         def per_member(v, p):
             return torch.as_tensor(v, dtype=p.dtype, device=p.device).view(-1, *([1] * (p.ndim - 1)))
 
+        trained = [(p, m, v) for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq)
+                   if p.grad is not None]
+        if active.all() and (self.steps == self.steps[0]).all():
+            # the common case: torch.optim.Adam's own foreach update with scalar coefficients
+            ps, ms, vs = (list(t) for t in zip(*trained))
+            gs = [p.grad for p in ps]
+            with torch.no_grad():
+                torch._foreach_lerp_(ms, gs, 1 - b1)
+                torch._foreach_mul_(vs, b2)
+                torch._foreach_addcmul_(vs, gs, gs, 1 - b2)
+                denom = torch._foreach_sqrt(vs)
+                torch._foreach_div_(denom, float(bc2_sqrt[0]))
+                torch._foreach_add_(denom, _EPS)
+                torch._foreach_addcdiv_(ps, ms, denom, float(step_size[0]))
+            return
         with torch.no_grad():
-            for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
-                if p.grad is None:
-                    continue
+            for p, m, v in trained:
                 g = p.grad
                 m.lerp_(g, per_member(np.where(active, 1 - b1, 0.0), p))
                 v.mul_(per_member(np.where(active, b2, 1.0), p)).addcmul_(g, g, value=1 - b2)
@@ -381,50 +402,92 @@ def _result(mem: _Member, config: HeadConfig, in_dims: tuple[int, int],
                        norm=mem.norm)
 
 
-def train_heads_batched(jobs: Sequence[HeadJob], config: HeadConfig, patience: int | None = None,
-                        paper_sets: tuple[str, ...] = ("seen", "unseen"), device: str = "cpu",
-                        threads: int | None = None, chunk: int | None = None,
-                        on_done: Callable[[int], None] | None = None) -> list[TrainResult]:
-    """Train every job's heads (see `train_heads`; same results per job, in job order).
-
-    ``device``: torch device of the training ("cpu", "cuda"); ``threads``: torch CPU threads
-    (default ``config.threads``); ``chunk``: members per vectorised model (default
-    `default_chunk`); ``on_done(j)`` is called when job j has finished.
-    """
-    if not jobs:
-        return []
-    dev = torch.device(device)
-    names = list(jobs[0].evals)
-    if any(list(j.evals) != names for j in jobs):
-        raise ValueError("every job needs the same evaluation sets (names, in order)")
-    labels = sorted({v for j in jobs for r in (j.train, j.val, *j.evals.values())
-                     for v in np.asarray(r.labels).tolist()})
-    class_ids = {v: n for n, v in enumerate(labels)}
+def _banks(jobs: Sequence[HeadJob], dev: torch.device) -> dict:
     banks: dict = {}
     for j in jobs:
         for r in (j.train, j.val, *j.evals.values()):
             for mod in ("audio", "image"):
-                banks.setdefault((mod, r.split), _Bank(dev)).offset(getattr(j.features, mod)[r.split])
+                x = getattr(j.features, mod)[r.split]
+                banks.setdefault(_bank_key(mod, r.split, x), _Bank(dev)).offset(x)
     for b in banks.values():
         b.build()
+    return banks
 
-    def dims(j: HeadJob) -> tuple[int, int]:
-        s = j.train.split
-        return (int(np.prod(j.features.audio[s].shape[1:])), int(np.prod(j.features.image[s].shape[1:])))
 
-    splits = {"val": jobs[0].val.split, **{k: r.split for k, r in jobs[0].evals.items()}}
-    results: list[TrainResult | None] = [None] * len(jobs)
+def _bank_key(modality: str, split: str, x: np.ndarray) -> tuple[str, str, int]:
+    """Banks per modality, split and feature size (features of different sizes never mix)."""
+    return modality, split, int(np.prod(x.shape[1:]))
+
+
+def _dims(j: HeadJob) -> tuple[int, int]:
+    s = j.train.split
+    return (int(np.prod(j.features.audio[s].shape[1:])), int(np.prod(j.features.image[s].shape[1:])))
+
+
+def _splits(j: HeadJob) -> dict[str, str]:
+    return {"val": j.val.split, **{k: r.split for k, r in j.evals.items()}}
+
+
+def train_heads_batched(jobs: Sequence[HeadJob], config: HeadConfig, patience: int | None = None,
+                        paper_sets: tuple[str, ...] = ("seen", "unseen"), device: str = "cpu",
+                        threads: int | None = None, chunk: int | None = None, workers: int = 1,
+                        on_done: Callable[[int], None] | None = None) -> list[TrainResult]:
+    """Train every job's heads (see `train_heads`; same results per job, in job order).
+
+    ``device``: torch device of the training ("cpu", "cuda"); ``threads``: torch CPU threads per
+    process (default ``config.threads``); ``chunk``: members per vectorised model (default
+    `default_chunk`); ``workers``: CPU processes sharing the chunks (on a busy machine processes
+    scale better than threads); ``on_done(j)`` is called when job j has finished.
+    """
+    if not jobs:
+        return []
+    names = list(jobs[0].evals)
+    if any(list(j.evals) != names for j in jobs):
+        raise ValueError("every job needs the same evaluation sets (names, in order)")
     groups: dict[tuple[int, int], list[int]] = {}
     for n, j in enumerate(jobs):
-        groups.setdefault(dims(j), []).append(n)
+        groups.setdefault(_dims(j), []).append(n)
+    chunks: list[list[int]] = []
+    for in_dims, ids in groups.items():
+        size = chunk or default_chunk(in_dims, config, device)
+        ids = sorted(ids, key=lambda n: len(jobs[n].train.labels))  # similar sizes together
+        chunks += [ids[s:s + size] for s in range(0, len(ids), size)]
+    # the costliest chunks first, so that parallel workers end together
+    chunks.sort(key=lambda ids: -len(ids) * sum(_dims(jobs[ids[0]])))
+    results: list[TrainResult | None] = [None] * len(jobs)
+    if workers > 1 and len(chunks) > 1 and torch.device(device).type == "cpu":
+        from joblib import Parallel, delayed
+
+        tasks = (delayed(_train_chunks)([jobs[n] for n in ids], config, patience, paper_sets,
+                                        device, threads or 1) for ids in chunks)
+        for ids, res in zip(chunks, Parallel(n_jobs=workers, backend="loky", return_as="generator")(
+                tasks)):
+            for n, r in zip(ids, res):
+                results[n] = r
+                if on_done is not None:
+                    on_done(n)
+        return results  # type: ignore[return-value]
+    dev = torch.device(device)
+    banks = _banks(jobs, dev)
+    class_ids = _class_ids(jobs)
     with _torch_threads(threads or config.threads):
-        for in_dims, ids in groups.items():
-            size = chunk or default_chunk(in_dims, config, device)
-            ids = sorted(ids, key=lambda n: len(jobs[n].train.labels))  # similar sizes together
-            for start in range(0, len(ids), size):
-                _run_chunk(jobs, ids[start:start + size], config, banks, class_ids, dev, splits,
-                           patience, paper_sets, in_dims, results, on_done)
+        for ids in chunks:
+            _run_chunk(jobs, ids, config, banks, class_ids, dev, _splits(jobs[0]), patience,
+                       paper_sets, _dims(jobs[ids[0]]), results, on_done)
     return results  # type: ignore[return-value]
+
+
+def _class_ids(jobs: Sequence[HeadJob]) -> dict:
+    labels = sorted({v for j in jobs for r in (j.train, j.val, *j.evals.values())
+                     for v in np.asarray(r.labels).tolist()})
+    return {v: n for n, v in enumerate(labels)}
+
+
+def _train_chunks(jobs: list[HeadJob], config: HeadConfig, patience, paper_sets, device: str,
+                  threads: int) -> list[TrainResult]:
+    """One chunk in a worker process (picklable entry point)."""
+    return train_heads_batched(jobs, config, patience, paper_sets, device, threads,
+                               chunk=len(jobs), workers=1)
 
 
 def _run_chunk(jobs, ids, config, banks, class_ids, dev, splits, patience, paper_sets, in_dims,
@@ -465,3 +528,46 @@ def _run_chunk(jobs, ids, config, banks, class_ids, dev, splits, patience, paper
             break
         ch.train_epoch(train_split)
         record(epoch, True)
+
+
+def estimate_seconds(jobs: Sequence[HeadJob], config: HeadConfig, patience: int | None = None,
+                     device: str = "cpu", threads: int | None = None,
+                     chunk: int | None = None, workers: int = 1) -> dict[str, float]:
+    """Expected wall time of `train_heads_batched` on ``jobs``, from one measured epoch (training
+    + evaluation) of one chunk per feature size (a throw-away training).
+
+    Returns ``member_epoch_s`` (mean seconds per member and epoch, one process), ``max_s``
+    (wall time when every member runs all ``config.epochs``, ``workers`` processes) and
+    ``expected_s`` (with ``patience``, members of the demo stop after about 55 % of the epochs
+    on average; = max_s without patience).
+    """
+    import time
+
+    out = {"member_epoch_s": 0.0, "max_s": 0.0, "expected_s": 0.0}
+    if not jobs:
+        return out
+    class_ids = _class_ids(jobs)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for n, j in enumerate(jobs):
+        groups.setdefault(_dims(j), []).append(n)
+    dev = torch.device(device)
+    state = torch.random.get_rng_state()
+    try:
+        with _torch_threads(threads or config.threads):
+            for in_dims, ids in groups.items():
+                sample = ids[:chunk or default_chunk(in_dims, config, device)]
+                banks = _banks([jobs[n] for n in sample], dev)
+                ch = _Chunk(jobs, sample, config, banks, class_ids, dev)
+                splits = _splits(jobs[sample[0]])
+                t0 = time.perf_counter()
+                ch.train_epoch(jobs[sample[0]].train.split)
+                ch.evaluate(splits)
+                dt = (time.perf_counter() - t0) / len(sample)
+                out["max_s"] += dt * len(ids) * config.epochs
+    finally:
+        torch.random.set_rng_state(state)
+    out["member_epoch_s"] = out["max_s"] / (len(jobs) * config.epochs)
+    if dev.type == "cpu":
+        out["max_s"] /= max(1, min(workers, len(jobs)))
+    out["expected_s"] = out["max_s"] * (1.0 if patience is None else 0.55)
+    return out

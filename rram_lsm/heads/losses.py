@@ -197,3 +197,22 @@ def batched_contrastive_loss(name: str, a: torch.Tensor, i: torch.Tensor, y: tor
         tau = tau[:, None, None]
     logits = batched_similarity(a, i, metric) / tau
     return BATCHED_LOSSES[name](logits, a, i, y, valid, tau)
+
+
+def full_batch_loss(name: str, a: torch.Tensor, i: torch.Tensor, y: torch.Tensor,
+                    temperature: torch.Tensor | float, metric: str = "dot") -> torch.Tensor:
+    """`batched_contrastive_loss` when every row is valid (no padding): the same values without
+    the masking work. Returns [M]."""
+    valid = torch.ones(y.shape, dtype=torch.bool, device=y.device)
+    if name != "supcon":
+        return batched_contrastive_loss(name, a, i, y, valid, temperature, metric)
+    tau = temperature
+    if isinstance(tau, torch.Tensor) and tau.ndim == 1:
+        tau = tau[:, None, None]
+    logits = batched_similarity(a, i, metric) / tau
+    pos = (y[:, :, None] == y[:, None, :]).to(logits.dtype)
+    n_pos = pos.sum(-1)  # symmetric: the same for both directions
+
+    def one(lg):
+        return (-(F.log_softmax(lg, dim=-1) * pos).sum(-1) / n_pos).mean(-1)
+    return 0.5 * (one(logits) + one(logits.transpose(1, 2)))
