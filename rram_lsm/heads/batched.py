@@ -305,39 +305,29 @@ class _Chunk:
             self.loss_count += np.where(active_np, counts, 0)
 
     def _adam(self, active: np.ndarray) -> None:
-        """torch.optim.Adam (defaults, no weight decay) per member; inactive members unchanged."""
+        """torch.optim.Adam (defaults, no weight decay) per member, as its foreach update: the
+        stacked tensors are cut into per-member views with per-member bias corrections;
+        inactive members are left out (unchanged)."""
         lr, (b1, b2) = self.config.lr, _BETAS
         self.steps += active
-        step = np.maximum(self.steps, 1).astype(np.float64)
-        bc1 = 1 - b1 ** step
-        bc2_sqrt = (1 - b2 ** step) ** 0.5
-        step_size = np.where(active, -(lr / bc1), 0.0)
-
-        def per_member(v, p):
-            return torch.as_tensor(v, dtype=p.dtype, device=p.device).view(-1, *([1] * (p.ndim - 1)))
-
+        members = np.flatnonzero(active)
         trained = [(p, m, v) for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq)
                    if p.grad is not None]
-        if active.all() and (self.steps == self.steps[0]).all():
-            # the common case: torch.optim.Adam's own foreach update with scalar coefficients
-            ps, ms, vs = (list(t) for t in zip(*trained))
-            gs = [p.grad for p in ps]
-            with torch.no_grad():
-                torch._foreach_lerp_(ms, gs, 1 - b1)
-                torch._foreach_mul_(vs, b2)
-                torch._foreach_addcmul_(vs, gs, gs, 1 - b2)
-                denom = torch._foreach_sqrt(vs)
-                torch._foreach_div_(denom, float(bc2_sqrt[0]))
-                torch._foreach_add_(denom, _EPS)
-                torch._foreach_addcdiv_(ps, ms, denom, float(step_size[0]))
-            return
+        ps = [p[k] for p, _, _ in trained for k in members]
+        ms = [m[k] for _, m, _ in trained for k in members]
+        vs = [v[k] for _, _, v in trained for k in members]
+        gs = [p.grad[k] for p, _, _ in trained for k in members]
+        steps = [float(self.steps[k]) for _ in trained for k in members]
+        step_size = [(lr / (1 - b1 ** t)) * -1 for t in steps]
+        bc2_sqrt = [(1 - b2 ** t) ** 0.5 for t in steps]
         with torch.no_grad():
-            for p, m, v in trained:
-                g = p.grad
-                m.lerp_(g, per_member(np.where(active, 1 - b1, 0.0), p))
-                v.mul_(per_member(np.where(active, b2, 1.0), p)).addcmul_(g, g, value=1 - b2)
-                denom = (v.sqrt() / per_member(bc2_sqrt, p)).add_(_EPS)
-                p.add_(per_member(step_size, p) * (m / denom))
+            torch._foreach_lerp_(ms, gs, 1 - b1)
+            torch._foreach_mul_(vs, b2)
+            torch._foreach_addcmul_(vs, gs, gs, 1 - b2)
+            denom = torch._foreach_sqrt(vs)
+            torch._foreach_div_(denom, bc2_sqrt)
+            torch._foreach_add_(denom, _EPS)
+            torch._foreach_addcdiv_(ps, ms, denom, step_size)
 
     # --- evaluation ----------------------------------------------------------------------------
     def evaluate(self, splits: dict[str, str]) -> dict[str, np.ndarray]:

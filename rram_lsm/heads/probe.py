@@ -119,22 +119,29 @@ class _Fit:
         return z.T @ z, False  # k < n always (linear_probe caps it)
 
 
-def _ridge_scores(fit: _Fit, k: int | None, y_fit: np.ndarray, y_eval: np.ndarray,
-                  alphas: Sequence[float]) -> dict[float, float]:
-    """Accuracy on the eval rows of the ridge readout for each alpha."""
+def _ridge_weights(fit: _Fit, k: int | None, y_fit: np.ndarray, alphas: Sequence[float]):
+    """Ridge readouts on +-1 one-vs-all targets (centred; intercept ``b``): yields
+    ``(alpha, classes, weights [d, C], b)`` for each alpha."""
     la = fit.la
-    zf, ze = fit.features(k)
+    zf, _ = fit.features(k)
     gram, dual = fit.gram_of(k)
     classes = np.unique(y_fit)
     t = np.where(y_fit[:, None] == classes[None, :], 1.0, -1.0)
     b = t.mean(0)
     t = la.array(t - b)
     rhs = t if dual else zf.T @ t
-    out = {}
     for alpha in alphas:
         sol = la.solve_spd(gram, rhs, alpha)
-        w = zf.T @ sol if dual else sol
-        pred = classes[np.argmax(la.numpy(ze @ w) + b, axis=1)]
+        yield alpha, classes, (zf.T @ sol if dual else sol), b
+
+
+def _ridge_scores(fit: _Fit, k: int | None, y_fit: np.ndarray, y_eval: np.ndarray,
+                  alphas: Sequence[float]) -> dict[float, float]:
+    """Accuracy on the eval rows of the ridge readout for each alpha."""
+    ze = fit.features(k)[1]
+    out = {}
+    for alpha, classes, w, b in _ridge_weights(fit, k, y_fit, alphas):
+        pred = classes[np.argmax(fit.la.numpy(ze @ w) + b, axis=1)]
         out[alpha] = float(np.mean(pred == y_eval))
     return out
 
