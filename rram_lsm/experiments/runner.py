@@ -219,59 +219,76 @@ def _mean_dicts(ds: list[dict]) -> dict:
     return {k: float(np.mean([d[k] for d in ds])) for k in keys}
 
 
+def _probe_task(x_train, y_train, x_test, y_test, kwargs: dict, pcas: tuple) -> list:
+    """One probe task (picklable): `linear_probes` with one BLAS thread when in a worker."""
+    from threadpoolctl import threadpool_limits
+
+    from rram_lsm.heads.probe import linear_probes
+
+    with threadpool_limits(limits=kwargs.pop("blas_threads", None)):
+        return linear_probes(x_train, y_train, x_test, y_test, pcas=pcas, **kwargs)
+
+
 def _classify(cfg: ExperimentConfig, enc: dict, frames: dict,
               labels: dict, quiet: bool = True) -> dict[str, ModalityProbes]:
-    out: dict[str, ModalityProbes] = {}
-    n_probes = 2 * (len(cfg.sources) * len(cfg.feature_modes) * len(cfg.seed_list)
-                    + 3 * cfg.classify.raw_baselines)
-    with _bar(n_probes, "linear probes", quiet) as bar:
-        for m in ("image", "audio"):
-            out[m] = _classify_modality(cfg, enc, frames, labels, m, bar.update)
-    return out
-
-
-def _classify_modality(cfg: ExperimentConfig, enc: dict, frames: dict, labels: dict, m: str,
-                       tick) -> ModalityProbes:
-    """Linear probes of modality ``m``: LSM features (per source and mode, over seeds) and the
-    raw-input baselines; ``tick(n)`` after every n probes."""
-    from rram_lsm.heads.probe import linear_probe, linear_probes
-
+    """Linear probes of both modalities: LSM features (per source and mode, over seeds) and the
+    raw-input baselines. With ``workers`` > 1 the probes run in that many processes, one BLAS
+    thread each (on a busy machine multi-threaded BLAS slows down several times)."""
     cc = cfg.classify
-    ytr, yte = labels[m]["train"], labels[m]["test"]
-    res: dict[str, ProbeResult] = {}
-    for source in cfg.sources:
-        for mode in cfg.feature_modes:
-            accs, vals = [], []
-            for seed in cfg.seed_list:
-                e = enc[(seed, source)][m]
-                r = linear_probe(e.features(mode, "train"), ytr, e.features(mode, "test"), yte,
-                                 seed=seed, val_fraction=cc.val_fraction, readout=cc.readout,
-                                 device=cfg.device)
-                tick()
-                accs.append(r.accuracy)
-                vals.append(r.val_accuracy)
-            key = source if mode == cfg.feature_modes[0] else f"{source}_{mode}"
-            res[key] = ProbeResult(accuracy=float(np.mean(accs)),
-                                   val_accuracy=float(np.mean(vals)), features=mode,
-                                   seeds=Summary.of(accs))
-    if cc.raw_baselines:
-        flat_tr = frames[m]["train"].reshape(len(ytr), -1).astype(np.float32)
-        flat_te = frames[m]["test"].reshape(len(yte), -1).astype(np.float32)
-        tsum_tr = frames[m]["train"].sum(1).astype(np.float32)
-        tsum_te = frames[m]["test"].sum(1).astype(np.float32)
-        # raw input with and without PCA share one standardisation and Gram matrix per fit
-        flat = linear_probes(flat_tr, ytr, flat_te, yte, seed=0, pcas=(None, cc.pca_components),
-                             val_fraction=cc.val_fraction, readout=cc.readout, device=cfg.device)
-        tick(2)
-        res["raw"] = ProbeResult(flat[0].accuracy, flat[0].val_accuracy, "binned input, flattened")
-        res["raw_pca"] = ProbeResult(flat[1].accuracy, flat[1].val_accuracy,
-                                     f"binned input, PCA-{cc.pca_components}")
-        r = linear_probe(tsum_tr, ytr, tsum_te, yte, seed=0, val_fraction=cc.val_fraction,
-                         readout=cc.readout, device=cfg.device)
-        tick()
-        res["raw_time_summed"] = ProbeResult(r.accuracy, r.val_accuracy,
-                                             "binned input summed over time")
-    return ModalityProbes(probes=res, chance=1.0 / len(np.unique(ytr)))
+    parallel = cfg.workers > 1 and cfg.device == "cpu"
+    base = {"val_fraction": cc.val_fraction, "readout": cc.readout, "device": cfg.device,
+            "blas_threads": 1 if parallel else None}
+    tasks: list[tuple[tuple, tuple, dict, tuple]] = []  # (key, arrays, kwargs, pcas)
+    for m in ("image", "audio"):
+        ytr, yte = labels[m]["train"], labels[m]["test"]
+        if cc.raw_baselines:
+            flat_tr = frames[m]["train"].reshape(len(ytr), -1).astype(np.float32)
+            flat_te = frames[m]["test"].reshape(len(yte), -1).astype(np.float32)
+            # raw input with and without PCA share one standardisation and Gram matrix per fit
+            tasks.append(((m, "raw"), (flat_tr, ytr, flat_te, yte), {**base, "seed": 0},
+                          (None, cc.pca_components)))
+            tasks.append(((m, "raw_time_summed"), (frames[m]["train"].sum(1).astype(np.float32), ytr,
+                                                   frames[m]["test"].sum(1).astype(np.float32), yte),
+                          {**base, "seed": 0}, (None,)))
+        for source in cfg.sources:
+            for mode in cfg.feature_modes:
+                for seed in cfg.seed_list:
+                    e = enc[(seed, source)][m]
+                    tasks.append(((m, source, mode, seed),
+                                  (e.features(mode, "train"), ytr, e.features(mode, "test"), yte),
+                                  {**base, "seed": seed}, (None,)))
+    done: dict[tuple, list] = {}
+    with _bar(sum(len(t[3]) for t in tasks), "linear probes", quiet) as bar:
+        if parallel:
+            from joblib import Parallel, delayed
+
+            results = Parallel(n_jobs=cfg.workers, backend="loky", return_as="generator")(
+                delayed(_probe_task)(*arrays, kwargs, pcas) for _, arrays, kwargs, pcas in tasks)
+        else:
+            results = (_probe_task(*arrays, kwargs, pcas) for _, arrays, kwargs, pcas in tasks)
+        for (key, *_), res in zip(tasks, results):
+            done[key] = res
+            bar.update(len(res))
+    out: dict[str, ModalityProbes] = {}
+    for m in ("image", "audio"):
+        res: dict[str, ProbeResult] = {}
+        for source in cfg.sources:
+            for mode in cfg.feature_modes:
+                runs = [done[(m, source, mode, seed)][0] for seed in cfg.seed_list]
+                key = source if mode == cfg.feature_modes[0] else f"{source}_{mode}"
+                res[key] = ProbeResult(accuracy=float(np.mean([r.accuracy for r in runs])),
+                                       val_accuracy=float(np.mean([r.val_accuracy for r in runs])),
+                                       features=mode, seeds=Summary.of([r.accuracy for r in runs]))
+        if cc.raw_baselines:
+            flat, pca = done[(m, "raw")]
+            tsum = done[(m, "raw_time_summed")][0]
+            res["raw"] = ProbeResult(flat.accuracy, flat.val_accuracy, "binned input, flattened")
+            res["raw_pca"] = ProbeResult(pca.accuracy, pca.val_accuracy,
+                                         f"binned input, PCA-{cc.pca_components}")
+            res["raw_time_summed"] = ProbeResult(tsum.accuracy, tsum.val_accuracy,
+                                                 "binned input summed over time")
+        out[m] = ModalityProbes(probes=res, chance=1.0 / len(np.unique(labels[m]["train"])))
+    return out
 
 
 def _baselines(cfg: ExperimentConfig, enc: dict, frames: dict, labels: dict, pair_idx: dict,

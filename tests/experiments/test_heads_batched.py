@@ -293,3 +293,29 @@ def test_timings_optional_fields_round_trip_and_old_files_read():
                   zero_shot_trainings=100, zero_shot_epochs=5400, protonet_s=1.5, costs_s=0.1)
     assert Timings.from_dict(new.to_dict(), "t") == new
     assert "head trainings" in new.table(20.0)
+
+
+def test_probe_stage_in_worker_processes_equals_in_process():
+    from rram_lsm.experiments.config import ExperimentConfig
+    from rram_lsm.experiments.runner import _classify
+
+    class _Enc:  # the part of EncodedModality the probes read
+        def __init__(self, rng, y):
+            self.x = {s: rng.normal(size=(len(v), 30)) + np.eye(3, 30)[v] for s, v in y.items()}
+
+        def features(self, mode, split):
+            return self.x[split] if mode == "windows" else self.x[split][:, :10]
+
+    rng = np.random.default_rng(0)
+    y = {"train": np.repeat(np.arange(3), 30), "test": np.repeat(np.arange(3), 10)}
+    labels = {m: y for m in ("image", "audio")}
+    frames = {m: {s: (rng.random((len(v), 4, 40)) < 0.2).astype(np.uint8) for s, v in y.items()}
+              for m in ("image", "audio")}
+    enc = {(s, src): {m: _Enc(rng, y) for m in ("image", "audio")}
+           for s in (0, 1) for src in ("gaussian", "macro")}
+    cfg = ExperimentConfig(seeds=2, workers=1, classify={"pca_components": 5})
+    one = _classify(cfg, enc, frames, labels)
+    two = _classify(cfg.model_copy(update={"workers": 2}), enc, frames, labels)
+    assert one == two
+    assert set(one["image"].probes) == {"gaussian", "gaussian_rate", "macro", "macro_rate", "raw",
+                                        "raw_pca", "raw_time_summed"}
