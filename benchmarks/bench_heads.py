@@ -87,6 +87,14 @@ def demo_jobs(seeds: int, per_train: int, per_test: int, seed: int = 0):
     return jobs
 
 
+def _warm() -> int:
+    import torch  # noqa: F401  (imports paid before the clock starts)
+
+    import rram_lsm.heads.batched  # noqa: F401
+
+    return 0
+
+
 def _sequential_one(job, config, patience):
     import torch
 
@@ -96,13 +104,14 @@ def _sequential_one(job, config, patience):
     return train_job_sequential(job, config, patience)
 
 
-def bench_trainings(jobs, config, patience, n_sequential, workers):
+def bench_trainings(jobs, config, patience, n_sequential, workers, device="cpu"):
     import torch
 
     from rram_lsm.heads.batched import train_heads_batched
 
     t = time.perf_counter()
-    batched = train_heads_batched(jobs, config, patience=patience, threads=1, workers=workers)
+    batched = train_heads_batched(jobs, config, patience=patience, device=device, threads=1,
+                                  workers=workers)
     t_batched = time.perf_counter() - t
     # the sequential members: evenly spread over the grid, half of each feature mode
     modes = {}
@@ -128,7 +137,7 @@ def bench_trainings(jobs, config, patience, n_sequential, workers):
         with torch.no_grad():
             for head_s, head_b, x in ((s.model.audio, b.model.audio, f.audio["train"]),
                                       (s.model.image, b.model.image, f.image["train"])):
-                xt = torch.as_tensor(x)
+                xt = torch.as_tensor(np.asarray(x, np.float32))
                 worst = max(worst, float((head_s(xt) - head_b(xt)).abs().max()))
     epochs_b = sum(len(r.history) - 1 for r in batched)
     epochs_s = sum(len(r.history) - 1 for r in seq)
@@ -140,26 +149,72 @@ def bench_trainings(jobs, config, patience, n_sequential, workers):
             "max_abs_embedding_diff": worst}
 
 
-def bench_probes(seeds: int, per_train: int, per_test: int, device: str) -> float:
-    """Seconds for every linear probe of the demo (as the runner's classification stage)."""
-    from rram_lsm.heads.probe import linear_probe, linear_probes
+class _Encoded:
+    """The part of an encoded modality the probe stage reads (`EncodedModality.features`)."""
 
-    rng = np.random.default_rng(1)
-    y = (np.repeat(np.arange(CLASSES), per_train), np.repeat(np.arange(CLASSES), per_test))
+    def __init__(self, feats: dict[str, dict[str, np.ndarray]]) -> None:
+        self.feats = feats
+
+    def features(self, mode: str, split: str) -> np.ndarray:
+        return self.feats[mode][split]
+
+
+def bench_probes(seeds: int, per_train: int, per_test: int, workers: int, device: str,
+                 real: dict | None = None) -> float:
+    """Seconds of the demo's probe stage (the runner's `_classify`: LSM features of both
+    modalities, sources, modes and seeds, and the raw-input probes), on ``real`` demo data
+    (enc, frames, labels) or synthetic data of the demo's sizes."""
+    from rram_lsm.experiments.config import ExperimentConfig
+    from rram_lsm.experiments.runner import _classify
+
+    cfg = ExperimentConfig(seeds=seeds, workers=workers, device=device)
+    if real is None:
+        rng = np.random.default_rng(1)
+        y = {"train": np.repeat(np.arange(CLASSES), per_train),
+             "test": np.repeat(np.arange(CLASSES), per_test)}
+        labels = {m: y for m in ("image", "audio")}
+        frames = {}
+        for m, (steps, inputs, density) in (("image", (50, 256, 0.09)), ("audio", (129, 64, 0.18))):
+            protos = rng.random((CLASSES, steps, inputs)) * 2 * density
+            frames[m] = {s: (rng.random((len(v), steps, inputs)) < protos[v]).astype(np.uint8)
+                         for s, v in y.items()}
+        enc = {(s, src): {m: _Encoded({mode: synthetic_features(rng, len(y["train"]), len(y["test"]),
+                                                                dim, (y["train"], y["test"]))
+                                       for mode, dim in (("windows", 1000), ("rate", 200))})
+                          for m in ("image", "audio")}
+               for s in range(seeds) for src in ("gaussian", "macro")}
+    else:
+        enc, frames, labels = real["enc"], real["frames"], real["labels"]
     t0 = time.perf_counter()
-    for steps, inputs, density in ((50, 256, 0.09), (129, 64, 0.18)):  # image, audio frames
-        raw_dim = steps * inputs
-        for _source in ("gaussian", "macro"):
-            for dim in (1000, 200):
-                for s in range(seeds):
-                    f = synthetic_features(rng, len(y[0]), len(y[1]), dim, y)
-                    linear_probe(f["train"], y[0], f["test"], y[1], seed=s, device=device)
-        protos = rng.random((CLASSES, raw_dim)) * 2 * density
-        frames = [(rng.random((len(v), raw_dim)) < protos[v]).astype(np.float32) for v in y]
-        linear_probes(frames[0], y[0], frames[1], y[1], pcas=(None, 200), device=device)
-        summed = [f.reshape(len(f), steps, inputs).sum(1) for f in frames]
-        linear_probe(summed[0], y[0], summed[1], y[1], device=device)
+    _classify(cfg, enc, frames, labels)
     return time.perf_counter() - t0
+
+
+def real_demo(data_root: str, seeds: int) -> dict:
+    """The default demo's data, LSM features (through the feature cache) and zero-shot jobs."""
+    from rram_lsm.experiments.encoding import encode_modality
+    from rram_lsm.experiments.runner import _feature_sets, load_data, resolve_config
+    from rram_lsm.experiments.zero_shot import pair_indices, pair_job
+
+    cfg = resolve_config(None, [f"seeds={seeds}"])
+    splits = load_data(cfg, data_root, quiet=True)
+    frames = {m: {s: splits[m][s].frames for s in ("train", "test")} for m in ("image", "audio")}
+    labels = {m: {s: splits[m][s].labels for s in ("train", "test")} for m in ("image", "audio")}
+    enc = {(seed, src): {m: encode_modality(cfg, m, src, seed, frames[m],
+                                            dataset=splits[m]["train"].dataset)
+                         for m in ("image", "audio")}
+           for seed in cfg.seed_list for src in cfg.sources}
+    fsets = _feature_sets(enc, cfg.feature_modes)
+    zc = cfg.zero_shot
+    jobs = []
+    for (seed, src) in enc:
+        for mode in cfg.feature_modes:
+            for p in zc.held_out_pairs:
+                idx = pair_indices(splits, tuple(p), zc.class_pool, zc.train_excluded,
+                                   zc.val_fraction, zc.max_test_per_class, seed)
+                jobs.append(pair_job(fsets[(seed, src, mode)], idx, seed,
+                                     {"source": src, "mode": mode}))
+    return {"enc": enc, "frames": frames, "labels": labels, "jobs": jobs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,18 +227,26 @@ def main(argv: list[str] | None = None) -> int:
                     help="members trained by the sequential reference (default 10)")
     ap.add_argument("--workers", type=int, default=2, help="processes for both sides")
     ap.add_argument("--device", default="cpu", help="torch device of the batched side / probes")
+    ap.add_argument("--data-root", help="use the real demo features: data root of the built-in "
+                    "data (built on first use; LSM features through the feature cache)")
     args = ap.parse_args(argv)
 
     from rram_lsm.heads.train import HeadConfig
 
     config = HeadConfig(loss="supcon", batch_size=64, epochs=args.epochs)
-    jobs = demo_jobs(args.seeds, 150, 50)
-    out = bench_trainings(jobs, config, args.patience, args.sequential, args.workers)
+    real = real_demo(args.data_root, args.seeds) if args.data_root else None
+    jobs = real["jobs"] if real else demo_jobs(args.seeds, 150, 50)
+    if args.workers > 1:  # start the worker processes before timing either side
+        from joblib import Parallel, delayed
+
+        Parallel(n_jobs=args.workers, backend="loky")(delayed(_warm)() for _ in range(args.workers))
+    out = bench_trainings(jobs, config, args.patience, args.sequential, args.workers, args.device)
     b, s = out["trainings_per_s"]["batched"], out["trainings_per_s"]["sequential"]
     out["ratio_batched_vs_sequential"] = b / s
-    out["probe_s"] = bench_probes(args.seeds, 150, 50, args.device)
-    out.update(workers=args.workers, cpus=os.cpu_count(), load_avg=os.getloadavg()[0],
-               epochs=args.epochs, patience=args.patience)
+    out["probe_s"] = bench_probes(args.seeds, 150, 50, args.workers, args.device, real)
+    out.update(features="demo (--data-root)" if real else "synthetic", workers=args.workers,
+               cpus=os.cpu_count(), load_avg=os.getloadavg()[0], epochs=args.epochs,
+               patience=args.patience)
     if args.json:
         print(json.dumps(out))
         return 0
@@ -197,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{out['epochs_per_s']['batched'] / out['epochs_per_s']['sequential']:.1f}x")
     print(f"members identical to their stand-alone training: {out['sequential_members_identical']}"
           f"; max |embedding diff| {out['max_abs_embedding_diff']:.2e}")
-    print(f"all probes of the demo: {out['probe_s']:.1f} s; {args.workers} workers, "
-          f"load average {out['load_avg']:.1f} on {out['cpus']} CPUs")
+    print(f"all probes of the demo: {out['probe_s']:.1f} s; features {out['features']}; "
+          f"{args.workers} workers, load average {out['load_avg']:.1f} on {out['cpus']} CPUs")
     return 0
 
 

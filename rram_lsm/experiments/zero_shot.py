@@ -8,7 +8,7 @@ are evaluated on seen-class test pairs (chance 1/|seen|) and on the held-out pai
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -75,7 +75,8 @@ def pair_indices(splits: dict, pair: tuple[int, int], pool: tuple[int, ...],
 
 def run_pair(feats_img: dict[str, np.ndarray], feats_aud: dict[str, np.ndarray], idx: PairIndex,
              heads: HeadConfig, seed: int, patience: int | None) -> PairRun:
-    """Train heads for one held-out pair and return metrics of both protocols + history."""
+    """Train heads for one held-out pair and return metrics of both protocols + history (the
+    stand-alone reference of `run_pairs_batched`)."""
     tr_i, tr_a = feats_img["train"], feats_aud["train"]
     te_i, te_a = feats_img["test"], feats_aud["test"]
     val = RetrievalSet(tr_a[idx.val_aud], idx.val_y, tr_i[idx.val_img], idx.val_y)
@@ -88,14 +89,6 @@ def run_pair(feats_img: dict[str, np.ndarray], feats_aud: dict[str, np.ndarray],
                       seed=seed, patience=patience)
     return PairRun(pair=tuple(idx.pair), seed=seed, best_epoch=res.best_epoch,
                    metrics=res.metrics, history=res.history, chance=idx.chance)
-
-
-def run_pairs_job(job: dict) -> list[PairRun]:
-    """Picklable entry point for a worker process: every held-out pair of one (seed, source,
-    feature mode), so that the features travel to the worker once."""
-    return [replace(run_pair(job["img"], job["aud"], idx, job["heads"], job["seed"],
-                             job["patience"]), source=job["source"], mode=job["mode"])
-            for idx in job["indices"]]
 
 
 def pair_job(features: FeatureSet, idx: PairIndex, seed: int, tag: object = None) -> HeadJob:
