@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="run folder (default runs/<name>-<timestamp>)")
     p.add_argument("--data-root", default="data_cache", help="data root (default data_cache)")
     p.add_argument("--engine", choices=["numba", "torch"], help="LSM engine")
-    p.add_argument("--device", help="torch device for the LSM (cpu, cuda)")
+    p.add_argument("--device", help="torch device (cpu, cuda) of the LSM torch engine, the head "
+                   "trainings, probes and retrieval (default cpu)")
     p.add_argument("--seeds", type=int, help="number of seeds")
     p.add_argument("--cache-dir", help="folder of cached LSM encodings (default: the config's "
                    "cache_dir; --set cache_dir=null: no cache)")
@@ -23,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="override a config value (dotted key, YAML value); repeatable")
     p.add_argument("--force", action="store_true", help="reuse a non-empty --out folder")
     p.add_argument("--json", action="store_true", help="print metrics as one JSON object")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--quiet", action="store_true", help="no progress output (no progress bars)")
     p.set_defaults(func=cmd_run)
 
 

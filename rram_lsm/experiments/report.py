@@ -68,11 +68,27 @@ def write_report(path: Path, cfg, results: ExperimentResults) -> None:
         lines += _baselines_section(results.baselines)
     lines += _lsm_section(results)
     lines += _costs_section(results.costs)
+    lines += _timings_section(results)
     lines += ["## Figures", ""]
     for f in sorted((Path(path).parent / "figures").glob("*.png")):
         lines.append(f"![{f.stem}](figures/{f.name})")
     lines.append("")
     atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _timings_section(results: ExperimentResults) -> list[str]:
+    """Wall-clock seconds per stage (metrics.json ``timings``)."""
+    t = results.timings
+    lines = ["## Timings", "", "| stage | s | % of the run |", "|---|---:|---:|"]
+    for key, name in t._STAGES:
+        v = getattr(t, key)
+        if v is not None:
+            lines.append(f"| {name} | {v:.1f} | {100 * v / results.runtime_s:.0f} |")
+    lines.append(f"| **total** | {results.runtime_s:.1f} | 100 |")
+    if t.zero_shot_trainings:
+        lines += ["", f"{t.zero_shot_trainings} head trainings ({t.zero_shot_epochs} epochs in "
+                  "all) trained as batched models."]
+    return lines + [""]
 
 
 def _zero_shot_section(cfg, z: ZeroShotResults, builtin: bool) -> list[str]:

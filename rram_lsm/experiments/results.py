@@ -454,7 +454,8 @@ class DataInfo:
 
 @dataclass
 class Timings:
-    """Wall-clock seconds of each stage (None: the stage did not run)."""
+    """Wall-clock seconds of each stage (None: the stage did not run). Fields after
+    ``encode_cache_hits`` are optional in metrics.json (added within schema_version 1)."""
 
     data_s: float
     encode_s: float
@@ -463,9 +464,23 @@ class Timings:
     zero_shot_s: float | None = None
     classify_s: float | None = None
     encode_cache_hits: int = 0  # splits read from the feature cache (4 per (seed, source))
+    zero_shot_trainings: int | None = None  # head trainings of the zero-shot grid
+    zero_shot_epochs: int | None = None  # epochs they ran in total (early stopping ends them)
+    protonet_s: float | None = None  # part of baselines_s
+    srnn_clip_s: float | None = None  # part of baselines_s
+    rnn_classifier_s: float | None = None  # part of baselines_s
+    costs_s: float | None = None
 
     _ORDER: ClassVar[tuple[str, ...]] = ("data_s", "encode_s", "encode_cache_hits", "zero_shot_s",
-                                         "classify_s", "baselines_s", "figures_s")
+                                         "zero_shot_trainings", "zero_shot_epochs", "classify_s",
+                                         "baselines_s", "protonet_s", "srnn_clip_s",
+                                         "rnn_classifier_s", "costs_s", "figures_s")
+    _COUNTS: ClassVar[tuple[str, ...]] = ("encode_cache_hits", "zero_shot_trainings",
+                                          "zero_shot_epochs")
+    _STAGES: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("data_s", "data"), ("encode_s", "LSM encodings"), ("zero_shot_s", "head trainings"),
+        ("classify_s", "linear probes"), ("baselines_s", "baselines"),
+        ("costs_s", "costs"), ("figures_s", "figures"))
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self._ORDER if getattr(self, k) is not None}
@@ -473,11 +488,21 @@ class Timings:
     @classmethod
     def from_dict(cls, d: Any, where: str) -> Timings:
         fields(d, where, ("data_s", "encode_s", "baselines_s", "figures_s"),
-               ("zero_shot_s", "classify_s", "encode_cache_hits"))
-        out = {k: num(v, f"{where}.{k}") for k, v in d.items() if k != "encode_cache_hits"}
-        if "encode_cache_hits" in d:
-            out["encode_cache_hits"] = whole(d["encode_cache_hits"], f"{where}.encode_cache_hits")
+               tuple(k for k in cls._ORDER
+                     if k not in ("data_s", "encode_s", "baselines_s", "figures_s")))
+        out = {k: (whole if k in cls._COUNTS else num)(v, f"{where}.{k}") for k, v in d.items()}
         return cls(**out)
+
+    def table(self, runtime_s: float | None = None) -> str:
+        """The stage timings as a small text table (seconds and share of the run)."""
+        total = runtime_s if runtime_s else sum(getattr(self, k) or 0.0 for k, _ in self._STAGES)
+        lines = ["stage timings:", f"  {'stage':<16} {'s':>8} {'%':>6}"]
+        for key, name in self._STAGES:
+            v = getattr(self, key)
+            if v is not None:
+                lines.append(f"  {name:<16} {v:8.1f} {100 * v / total:6.1f}")
+        lines.append(f"  {'total':<16} {total:8.1f}")
+        return "\n".join(lines)
 
 
 # --- the whole run ---------------------------------------------------------------------------------

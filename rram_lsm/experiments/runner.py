@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -31,7 +32,13 @@ from rram_lsm.experiments.results import (
     Summary,
     Timings,
 )
-from rram_lsm.experiments.zero_shot import PairIndex, pair_indices, run_pairs_job, summarise_zero_shot
+from rram_lsm.experiments.zero_shot import (
+    PairIndex,
+    pair_indices,
+    pair_job,
+    run_pairs_batched,
+    summarise_zero_shot,
+)
 from rram_lsm.io import atomic_write_json, atomic_write_text, prepare_output_dir
 
 BUILTIN = ("digits-dvs", "spoken-digits")
@@ -40,6 +47,24 @@ BUILTIN = ("digits-dvs", "spoken-digits")
 def _log(msg: str, quiet: bool) -> None:
     if not quiet:
         print(msg, flush=True)
+
+
+def _bar(total: int, desc: str, quiet: bool, unit: str = "it"):
+    """A progress bar on stderr for one stage (none when quiet)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=quiet, file=sys.stderr, leave=False,
+                dynamic_ncols=True)
+
+
+def _feature_sets(enc: dict, modes: list[str]) -> dict:
+    """(seed, source, mode) -> `FeatureSet` of both modalities' train / test features."""
+    from rram_lsm.heads.batched import FeatureSet
+
+    return {(seed, source, mode): FeatureSet(
+        audio={s: e["audio"].features(mode, s) for s in ("train", "test")},
+        image={s: e["image"].features(mode, s) for s in ("train", "test")})
+        for (seed, source), e in enc.items() for mode in modes}
 
 
 def load_data(cfg: ExperimentConfig, data_root: str | Path, quiet: bool = False) -> dict:
@@ -58,14 +83,6 @@ def load_data(cfg: ExperimentConfig, data_root: str | Path, quiet: bool = False)
             out[modality][split] = load_split(name, split, data_root, d.binning, d.label_map,
                                               progress=not quiet)
     return out
-
-
-def _parallel(jobs: list[dict], workers: int, fn) -> list:
-    if workers <= 1 or len(jobs) <= 1:
-        return [fn(j) for j in jobs]
-    from joblib import Parallel, delayed
-
-    return Parallel(n_jobs=workers, backend="loky")(delayed(fn)(j) for j in jobs)
 
 
 def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | Path,
@@ -92,11 +109,14 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | 
     # --- LSM features ------------------------------------------------------------------------
     t = time.perf_counter()
     enc: dict[tuple[int, str], dict[str, EncodedModality]] = {}
-    for seed in cfg.seed_list:
-        for source in cfg.sources:
-            enc[(seed, source)] = {m: encode_modality(cfg, m, source, seed, frames[m],
-                                                      dataset=splits[m]["train"].dataset)
-                                   for m in ("image", "audio")}
+    with _bar(2 * len(cfg.seed_list) * len(cfg.sources), "LSM encodings", quiet) as bar:
+        for seed in cfg.seed_list:
+            for source in cfg.sources:
+                enc[(seed, source)] = {}
+                for m in ("image", "audio"):
+                    enc[(seed, source)][m] = encode_modality(cfg, m, source, seed, frames[m],
+                                                             dataset=splits[m]["train"].dataset)
+                    bar.update()
     timings["encode_s"] = time.perf_counter() - t
     hits = sum(e.cache_hits for pair in enc.values() for e in pair.values())
     timings["encode_cache_hits"] = hits  # splits read from the feature cache (of 4 per combo)
@@ -126,36 +146,44 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | 
                 pair_idx[(tuple(pair), seed)] = pair_indices(
                     splits, tuple(pair), zc.class_pool, zc.train_excluded, zc.val_fraction,
                     zc.max_test_per_class, seed)
-        jobs = []
-        for (seed, source), e in enc.items():
+        fsets = _feature_sets(enc, cfg.feature_modes)
+        jobs, indices = [], []
+        for (seed, source) in enc:
             for mode in cfg.feature_modes:
-                jobs.append({"img": {s: e["image"].features(mode, s) for s in ("train", "test")},
-                             "aud": {s: e["audio"].features(mode, s) for s in ("train", "test")},
-                             "indices": [pair_idx[(tuple(p), seed)] for p in zc.held_out_pairs],
-                             "heads": cfg.heads, "seed": seed, "patience": zc.patience,
-                             "source": source, "mode": mode})
-        for rs in _parallel(jobs, cfg.workers, run_pairs_job):
-            zs_results.extend(rs)
+                for p in zc.held_out_pairs:
+                    idx = pair_idx[(tuple(p), seed)]
+                    jobs.append(pair_job(fsets[(seed, source, mode)], idx, seed,
+                                         {"source": source, "mode": mode}))
+                    indices.append(idx)
+        _log_estimate(cfg, jobs, quiet)
+        with _bar(len(jobs), "head trainings", quiet) as bar:
+            zs_results = run_pairs_batched(jobs, cfg.heads, zc.patience, indices,
+                                           device=cfg.device, workers=cfg.workers,
+                                           on_done=lambda _: bar.update())
         timings["zero_shot_s"] = time.perf_counter() - t
-        _log(f"zero-shot: {len(zs_results)} head trainings in {timings['zero_shot_s']:.1f} s",
-             quiet)
+        timings["zero_shot_trainings"] = len(zs_results)
+        timings["zero_shot_epochs"] = sum(len(r.history) - 1 for r in zs_results)
+        _log(f"zero-shot: {len(zs_results)} head trainings ({timings['zero_shot_epochs']} epochs, "
+             f"batched) in {timings['zero_shot_s']:.1f} s", quiet)
         zero_shot = summarise_zero_shot(zs_results, cfg.feature_modes, zc.held_out_pairs)
 
     # --- classification / linear probes --------------------------------------------------------
     classify = None
     if cfg.classify.enabled:
         t = time.perf_counter()
-        classify = _classify(cfg, enc, frames, labels)
+        classify = _classify(cfg, enc, frames, labels, quiet)
         timings["classify_s"] = time.perf_counter() - t
         _log(f"classification probes in {timings['classify_s']:.1f} s", quiet)
 
     # --- baselines -----------------------------------------------------------------------------
     t = time.perf_counter()
-    baselines = _baselines(cfg, enc, frames, labels, pair_idx, splits, quiet)
+    baselines = _baselines(cfg, enc, frames, labels, pair_idx, splits, quiet, timings)
     timings["baselines_s"] = time.perf_counter() - t
 
     # --- costs ---------------------------------------------------------------------------------
+    t = time.perf_counter()
     costs = _costs(cfg, enc, pair_idx, frames)
+    timings["costs_s"] = time.perf_counter() - t
 
     from rram_lsm.experiments.figures import make_figures
     from rram_lsm.experiments.report import write_report
@@ -171,7 +199,21 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | 
     write_report(out_dir / "report.md", cfg, results)
     if zs_results:
         atomic_write_json(out_dir / "zero_shot_runs.json", [r.to_dict() for r in zs_results])
+    _log(results.timings.table(results.runtime_s), quiet)
     return results
+
+
+def _log_estimate(cfg: ExperimentConfig, jobs: list, quiet: bool) -> None:
+    """Print the expected time of the head trainings, from one measured epoch of one chunk."""
+    if quiet or not jobs:
+        return
+    from rram_lsm.heads.batched import estimate_seconds
+
+    est = estimate_seconds(jobs, cfg.heads, cfg.zero_shot.patience, cfg.device, threads=1,
+                           workers=cfg.workers)
+    _log(f"zero-shot: {len(jobs)} head trainings (batch {cfg.heads.batch_size}, up to "
+         f"{cfg.heads.epochs} epochs): expected ~{est['expected_s']:.0f} s, at most "
+         f"{est['max_s']:.0f} s ({1e3 * est['member_epoch_s']:.1f} ms per training epoch)", quiet)
 
 
 def _mean_dicts(ds: list[dict]) -> dict:
@@ -179,52 +221,82 @@ def _mean_dicts(ds: list[dict]) -> dict:
     return {k: float(np.mean([d[k] for d in ds])) for k in keys}
 
 
-def _classify(cfg: ExperimentConfig, enc: dict, frames: dict,
-              labels: dict) -> dict[str, ModalityProbes]:
-    from rram_lsm.heads.probe import linear_probe
+def _probe_task(x_train, y_train, x_test, y_test, kwargs: dict, pcas: tuple) -> list:
+    """One probe task (picklable): `linear_probes` with one BLAS thread when in a worker."""
+    from threadpoolctl import threadpool_limits
 
-    out: dict[str, ModalityProbes] = {}
+    from rram_lsm.heads.probe import linear_probes
+
+    with threadpool_limits(limits=kwargs.pop("blas_threads", None)):
+        return linear_probes(x_train, y_train, x_test, y_test, pcas=pcas, **kwargs)
+
+
+def _classify(cfg: ExperimentConfig, enc: dict, frames: dict,
+              labels: dict, quiet: bool = True) -> dict[str, ModalityProbes]:
+    """Linear probes of both modalities: LSM features (per source and mode, over seeds) and the
+    raw-input baselines. With ``workers`` > 1 the probes run in that many processes, one BLAS
+    thread each (on a busy machine multi-threaded BLAS slows down several times)."""
+    cc = cfg.classify
+    parallel = cfg.workers > 1 and cfg.device == "cpu"
+    base = {"val_fraction": cc.val_fraction, "readout": cc.readout, "device": cfg.device,
+            "blas_threads": 1 if parallel else None}
+    tasks: list[tuple[tuple, tuple, dict, tuple]] = []  # (key, arrays, kwargs, pcas)
     for m in ("image", "audio"):
         ytr, yte = labels[m]["train"], labels[m]["test"]
+        if cc.raw_baselines:
+            flat_tr = frames[m]["train"].reshape(len(ytr), -1).astype(np.float32)
+            flat_te = frames[m]["test"].reshape(len(yte), -1).astype(np.float32)
+            # raw input with and without PCA share one standardisation and Gram matrix per fit
+            tasks.append(((m, "raw"), (flat_tr, ytr, flat_te, yte), {**base, "seed": 0},
+                          (None, cc.pca_components)))
+            tasks.append(((m, "raw_time_summed"), (frames[m]["train"].sum(1).astype(np.float32), ytr,
+                                                   frames[m]["test"].sum(1).astype(np.float32), yte),
+                          {**base, "seed": 0}, (None,)))
+        for source in cfg.sources:
+            for mode in cfg.feature_modes:
+                for seed in cfg.seed_list:
+                    e = enc[(seed, source)][m]
+                    tasks.append(((m, source, mode, seed),
+                                  (e.features(mode, "train"), ytr, e.features(mode, "test"), yte),
+                                  {**base, "seed": seed}, (None,)))
+    done: dict[tuple, list] = {}
+    with _bar(sum(len(t[3]) for t in tasks), "linear probes", quiet) as bar:
+        if parallel:
+            from joblib import Parallel, delayed
+
+            results = Parallel(n_jobs=cfg.workers, backend="loky", return_as="generator")(
+                delayed(_probe_task)(*arrays, kwargs, pcas) for _, arrays, kwargs, pcas in tasks)
+        else:
+            results = (_probe_task(*arrays, kwargs, pcas) for _, arrays, kwargs, pcas in tasks)
+        for (key, *_), res in zip(tasks, results):
+            done[key] = res
+            bar.update(len(res))
+    out: dict[str, ModalityProbes] = {}
+    for m in ("image", "audio"):
         res: dict[str, ProbeResult] = {}
         for source in cfg.sources:
             for mode in cfg.feature_modes:
-                accs, vals = [], []
-                for seed in cfg.seed_list:
-                    e = enc[(seed, source)][m]
-                    r = linear_probe(e.features(mode, "train"), ytr, e.features(mode, "test"), yte,
-                                     seed=seed, val_fraction=cfg.classify.val_fraction,
-                                     readout=cfg.classify.readout)
-                    accs.append(r.accuracy)
-                    vals.append(r.val_accuracy)
+                runs = [done[(m, source, mode, seed)][0] for seed in cfg.seed_list]
                 key = source if mode == cfg.feature_modes[0] else f"{source}_{mode}"
-                res[key] = ProbeResult(accuracy=float(np.mean(accs)),
-                                       val_accuracy=float(np.mean(vals)), features=mode,
-                                       seeds=Summary.of(accs))
-        if cfg.classify.raw_baselines:
-            flat_tr = frames[m]["train"].reshape(len(ytr), -1).astype(np.float32)
-            flat_te = frames[m]["test"].reshape(len(yte), -1).astype(np.float32)
-            r = linear_probe(flat_tr, ytr, flat_te, yte, seed=0,
-                             val_fraction=cfg.classify.val_fraction, readout=cfg.classify.readout)
-            res["raw"] = ProbeResult(r.accuracy, r.val_accuracy, "binned input, flattened")
-            r = linear_probe(flat_tr, ytr, flat_te, yte, seed=0, pca=cfg.classify.pca_components,
-                             val_fraction=cfg.classify.val_fraction, readout=cfg.classify.readout)
-            res["raw_pca"] = ProbeResult(r.accuracy, r.val_accuracy,
-                                         f"binned input, PCA-{cfg.classify.pca_components}")
-            tsum_tr = frames[m]["train"].sum(1).astype(np.float32)
-            tsum_te = frames[m]["test"].sum(1).astype(np.float32)
-            r = linear_probe(tsum_tr, ytr, tsum_te, yte, seed=0,
-                             val_fraction=cfg.classify.val_fraction, readout=cfg.classify.readout)
-            res["raw_time_summed"] = ProbeResult(r.accuracy, r.val_accuracy,
+                res[key] = ProbeResult(accuracy=float(np.mean([r.accuracy for r in runs])),
+                                       val_accuracy=float(np.mean([r.val_accuracy for r in runs])),
+                                       features=mode, seeds=Summary.of([r.accuracy for r in runs]))
+        if cc.raw_baselines:
+            flat, pca = done[(m, "raw")]
+            tsum = done[(m, "raw_time_summed")][0]
+            res["raw"] = ProbeResult(flat.accuracy, flat.val_accuracy, "binned input, flattened")
+            res["raw_pca"] = ProbeResult(pca.accuracy, pca.val_accuracy,
+                                         f"binned input, PCA-{cc.pca_components}")
+            res["raw_time_summed"] = ProbeResult(tsum.accuracy, tsum.val_accuracy,
                                                  "binned input summed over time")
-        out[m] = ModalityProbes(probes=res, chance=1.0 / len(np.unique(ytr)))
+        out[m] = ModalityProbes(probes=res, chance=1.0 / len(np.unique(labels[m]["train"])))
     return out
 
 
 def _baselines(cfg: ExperimentConfig, enc: dict, frames: dict, labels: dict, pair_idx: dict,
-               splits: dict, quiet: bool) -> Baselines:
-    from rram_lsm.experiments.zero_shot import run_pair
-
+               splits: dict, quiet: bool, timings: dict | None = None) -> Baselines:
+    """The enabled baselines; their seconds go into ``timings`` (``<name>_s``)."""
+    timings = {} if timings is None else timings
     out = Baselines()
     bc = cfg.baselines
     pair = tuple(cfg.zero_shot.held_out_pairs[0])
@@ -234,18 +306,21 @@ def _baselines(cfg: ExperimentConfig, enc: dict, frames: dict, labels: dict, pai
         heads = cfg.heads.model_copy(update={"loss": "proto", "activation": "identity",
                                              "metric": "cosine", "epochs": bc.protonet.epochs})
         seeds = cfg.seed_list[: bc.protonet.seeds]
-        runs = []
-        for seed in seeds:
-            e = enc[(seed, source)]
-            runs.append(run_pair({s: e["image"].features(mode, s) for s in ("train", "test")},
-                                 {s: e["audio"].features(mode, s) for s in ("train", "test")},
-                                 pair_idx[(pair, seed)], heads, seed, cfg.zero_shot.patience))
+        fsets = _feature_sets({(s, source): enc[(s, source)] for s in seeds}, [mode])
+        indices = [pair_idx[(pair, seed)] for seed in seeds]
+        jobs = [pair_job(fsets[(seed, source, mode)], idx, seed) for seed, idx in zip(seeds, indices)]
+        with _bar(len(jobs), "LSM-ProtoNet trainings", quiet) as bar:
+            runs = run_pairs_batched(jobs, heads, cfg.zero_shot.patience, indices,
+                                     device=cfg.device, workers=cfg.workers,
+                                     on_done=lambda _: bar.update())
         out.lsm_protonet = _baseline_summary([r.metrics for r in runs], pair, source, mode)
-        _log(f"baseline LSM-ProtoNet in {time.perf_counter() - t:.1f} s", quiet)
+        timings["protonet_s"] = time.perf_counter() - t
+        _log(f"baseline LSM-ProtoNet in {timings['protonet_s']:.1f} s", quiet)
     if bc.srnn_clip.enabled and pair_idx:
         t = time.perf_counter()
         out.srnn_clip = _srnn_clip(cfg, frames, pair_idx, pair, quiet)
-        _log(f"baseline SRNN-CLIP in {time.perf_counter() - t:.1f} s", quiet)
+        timings["srnn_clip_s"] = time.perf_counter() - t
+        _log(f"baseline SRNN-CLIP in {timings['srnn_clip_s']:.1f} s", quiet)
     if bc.rnn_classifier.enabled:
         from rram_lsm.baselines import ClassifierConfig, train_classifier
 
@@ -259,7 +334,8 @@ def _baselines(cfg: ExperimentConfig, enc: dict, frames: dict, labels: dict, pai
                     for s in cfg.seed_list[: bc.rnn_classifier.seeds]]
             res[m] = Summary.of(accs)
         out.rnn_classifier = res
-        _log(f"baseline RNN classifier in {time.perf_counter() - t:.1f} s", quiet)
+        timings["rnn_classifier_s"] = time.perf_counter() - t
+        _log(f"baseline RNN classifier in {timings['rnn_classifier_s']:.1f} s", quiet)
     return out
 
 

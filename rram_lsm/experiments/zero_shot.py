@@ -8,7 +8,7 @@ are evaluated on seen-class test pairs (chance 1/|seen|) and on the held-out pai
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,8 +21,9 @@ from rram_lsm.experiments.results import (
     ZeroShotEntry,
     ZeroShotResults,
 )
+from rram_lsm.heads.batched import FeatureSet, HeadJob, Rows, train_heads_batched
 from rram_lsm.heads.retrieval import chance_top1
-from rram_lsm.heads.train import HeadConfig, RetrievalSet, train_heads
+from rram_lsm.heads.train import HeadConfig, RetrievalSet, TrainResult, train_heads
 
 
 @dataclass
@@ -74,7 +75,8 @@ def pair_indices(splits: dict, pair: tuple[int, int], pool: tuple[int, ...],
 
 def run_pair(feats_img: dict[str, np.ndarray], feats_aud: dict[str, np.ndarray], idx: PairIndex,
              heads: HeadConfig, seed: int, patience: int | None) -> PairRun:
-    """Train heads for one held-out pair and return metrics of both protocols + history."""
+    """Train heads for one held-out pair and return metrics of both protocols + history (the
+    stand-alone reference of `run_pairs_batched`)."""
     tr_i, tr_a = feats_img["train"], feats_aud["train"]
     te_i, te_a = feats_img["test"], feats_aud["test"]
     val = RetrievalSet(tr_a[idx.val_aud], idx.val_y, tr_i[idx.val_img], idx.val_y)
@@ -89,12 +91,35 @@ def run_pair(feats_img: dict[str, np.ndarray], feats_aud: dict[str, np.ndarray],
                    metrics=res.metrics, history=res.history, chance=idx.chance)
 
 
-def run_pairs_job(job: dict) -> list[PairRun]:
-    """Picklable entry point for a worker process: every held-out pair of one (seed, source,
-    feature mode), so that the features travel to the worker once."""
-    return [replace(run_pair(job["img"], job["aud"], idx, job["heads"], job["seed"],
-                             job["patience"]), source=job["source"], mode=job["mode"])
-            for idx in job["indices"]]
+def pair_job(features: FeatureSet, idx: PairIndex, seed: int, tag: object = None) -> HeadJob:
+    """The head training of one held-out pair as a `HeadJob` (rows of shared features):
+    training and validation pairs from the train split, seen / unseen test pairs from the test
+    split (the same sets as `run_pair`)."""
+    return HeadJob(
+        features=features,
+        train=Rows("train", idx.train_aud, idx.train_img, idx.train_y),
+        val=Rows("train", idx.val_aud, idx.val_img, idx.val_y),
+        evals={"seen": Rows("test", idx.seen_aud, idx.seen_img, idx.seen_y),
+               "unseen": Rows("test", idx.unseen_aud, idx.unseen_img, idx.unseen_y)},
+        seed=seed, tag=tag)
+
+
+def run_pairs_batched(jobs: list[HeadJob], heads: HeadConfig, patience: int | None,
+                      indices: list[PairIndex], device: str = "cpu", workers: int = 1,
+                      on_done=None) -> list[PairRun]:
+    """Train every job as one batched model (`train_heads_batched`; per job the same result as
+    `run_pair`) and return one `PairRun` per job, in job order; ``indices[k]`` is job k's
+    pair; a job's ``tag`` may be a dict with ``source`` and ``mode``. ``workers``: CPU
+    processes (one torch thread each)."""
+    results: list[TrainResult] = train_heads_batched(jobs, heads, patience=patience, device=device,
+                                                     threads=1, workers=workers, on_done=on_done)
+    out = []
+    for job, idx, res in zip(jobs, indices, results):
+        tag = job.tag if isinstance(job.tag, dict) else {}
+        out.append(PairRun(pair=tuple(idx.pair), seed=job.seed, best_epoch=res.best_epoch,
+                           metrics=res.metrics, history=res.history, chance=idx.chance,
+                           source=tag.get("source"), mode=tag.get("mode")))
+    return out
 
 
 def summarise_zero_shot(runs: list[PairRun], feature_modes: list[str],

@@ -6,13 +6,22 @@ i.e. a trained Linear + cross-entropy; scikit-learn). The regularisation strengt
 stratified validation split of the training data (never the test split); the readout is then
 refitted on all training data.
 
-The ridge path is closed form: one eigendecomposition of the (primal d x d or dual n x n) Gram
-matrix serves every regularisation value, and the optional PCA uses the same dual trick, so
-probing 12,800-dimensional raw inputs costs about as much as probing 200 LSM features.
+The ridge path is closed form and shares its linear algebra:
+
+- one Gram matrix per fit (primal ``Z^T Z`` when d <= n, dual ``Z Z^T`` otherwise), serving every
+  regularisation value, the optional PCA and -- with `linear_probes` -- several PCA sizes of the
+  same input (raw input with and without PCA);
+- each regularisation value is one Cholesky solve of ``Gram + alpha I`` (a few times cheaper than
+  the eigendecomposition it replaces; the same solution), the full fit one more;
+- the PCA takes only the top-k eigenpairs (LAPACK ``syevr`` on the CPU).
+
+Arithmetic is float64 throughout (the accuracies are those of the eigendecomposition path to
+rounding). ``device="cuda"`` runs the ridge path in torch on the GPU.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,86 +41,164 @@ class ProbeResult:
     readout: str = "ridge"
 
 
-class _Preprocess:
-    """Standardise (train statistics), then optionally project on the top ``k`` principal
-    components of the standardised training data."""
+class _Linalg:
+    """The few dense float64 operations of the ridge path, in numpy/scipy (CPU) or torch."""
 
-    def __init__(self, x: np.ndarray, k: int | None) -> None:
-        self.mu = x.mean(0)
-        self.sd = x.std(0)
-        self.sd[self.sd == 0] = 1.0
-        self.basis = None
-        if k:
-            z = (x - self.mu) / self.sd
-            if z.shape[1] <= z.shape[0]:
-                evals, evecs = np.linalg.eigh(z.T @ z)
-                self.basis = evecs[:, ::-1][:, :k]
-            else:  # dual: eigenvectors of Z Z^T give Z^T u / sqrt(lambda)
-                evals, evecs = np.linalg.eigh(z @ z.T)
-                evals, evecs = evals[::-1][:k], evecs[:, ::-1][:, :k]
-                self.basis = (z.T @ evecs) / np.sqrt(np.maximum(evals, 1e-12))
+    def __init__(self, device: str = "cpu") -> None:
+        self.torch = None
+        if str(device) != "cpu":
+            import torch
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        z = (x - self.mu) / self.sd
-        return z @ self.basis if self.basis is not None else z
+            self.torch, self.device = torch, torch.device(device)
 
+    def array(self, x: np.ndarray):
+        x = np.asarray(x, np.float64)
+        return x if self.torch is None else self.torch.as_tensor(x, device=self.device)
 
-class _RidgePath:
-    """Ridge regression for many alphas from one eigendecomposition (z is centred)."""
+    def numpy(self, x) -> np.ndarray:
+        return x if self.torch is None else x.cpu().numpy()
 
-    def __init__(self, z: np.ndarray, y: np.ndarray) -> None:
-        self.classes = np.unique(y)
-        t = np.where(y[:, None] == self.classes[None, :], 1.0, -1.0)
-        self.b = t.mean(0)
-        t = t - self.b
-        self.z = z
-        if z.shape[1] <= z.shape[0]:
-            self.dual = False
-            self.s, self.v = np.linalg.eigh(z.T @ z)
-            self.proj = self.v.T @ (z.T @ t)
-        else:
-            self.dual = True
-            self.s, self.v = np.linalg.eigh(z @ z.T)
-            self.proj = self.v.T @ t
+    def solve_spd(self, a, b, alpha: float):
+        """(a + alpha I)^-1 b for symmetric positive semi-definite a (Cholesky)."""
+        if self.torch is None:
+            from scipy.linalg import cho_factor, cho_solve
 
-    def weights(self, alpha: float) -> np.ndarray:
-        inner = self.proj / (np.maximum(self.s, 0.0) + alpha)[:, None]
-        return self.z.T @ (self.v @ inner) if self.dual else self.v @ inner
+            return cho_solve(cho_factor(a + alpha * np.eye(len(a)), lower=True,
+                                        check_finite=False), b, check_finite=False)
+        t = self.torch
+        chol = t.linalg.cholesky(a + alpha * t.eye(len(a), dtype=a.dtype, device=a.device))
+        return t.cholesky_solve(b, chol)
 
-    def score(self, alpha: float, z: np.ndarray, y: np.ndarray) -> float:
-        pred = self.classes[np.argmax(z @ self.weights(alpha) + self.b, axis=1)]
-        return float(np.mean(pred == y))
+    def top_eigh(self, a, k: int):
+        """The k largest eigenpairs of symmetric a, largest first: (values [k], vectors [n, k])."""
+        n = len(a)
+        if self.torch is None:
+            from scipy.linalg import eigh
+
+            w, v = eigh(a, subset_by_index=[n - k, n - 1], driver="evr", check_finite=False)
+            return w[::-1], v[:, ::-1]
+        w, v = self.torch.linalg.eigh(a)
+        return w.flip(0)[:k], v.flip(1)[:, :k]
+
+    def sqrt_clip(self, w):
+        return np.sqrt(np.maximum(w, 1e-12)) if self.torch is None else w.clamp(min=1e-12).sqrt()
 
 
-def linear_probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-                 y_test: np.ndarray, seed: int = 0, val_fraction: float = 0.2,
-                 grid: tuple[float, ...] | None = None, pca: int | None = None,
-                 readout: str = "ridge") -> ProbeResult:
-    """Fit a linear readout on features [n, d] (any trailing shape is flattened); ``pca``:
-    project on that many principal components first (fitted on training data only)."""
+class _Fit:
+    """One fit of the ridge path: standardisation on the fit rows, their Gram matrix and (per
+    PCA size) the projected features; every ridge solve reuses them."""
+
+    def __init__(self, la: _Linalg, x_fit: np.ndarray, x_eval: np.ndarray) -> None:
+        self.la = la
+        mu = x_fit.mean(0)
+        sd = x_fit.std(0)
+        sd[sd == 0] = 1.0
+        self.z = la.array((x_fit - mu) / sd)
+        self.ze = la.array((x_eval - mu) / sd)
+        n, d = self.z.shape
+        self.dual = d > n
+        self.gram = self.z @ self.z.T if self.dual else self.z.T @ self.z
+        self._pcs: dict[int, tuple] = {}
+
+    def features(self, k: int | None):
+        """(fit, eval) features: standardised, or projected on the top ``k`` principal
+        components of the standardised fit rows."""
+        if not k:
+            return self.z, self.ze
+        if k not in self._pcs:
+            w, v = self.la.top_eigh(self.gram, k)
+            # dual: eigenvectors of Z Z^T give the components Z^T u / sqrt(lambda)
+            basis = (self.z.T @ v) / self.la.sqrt_clip(w) if self.dual else v
+            self._pcs[k] = (self.z @ basis, self.ze @ basis)
+        return self._pcs[k]
+
+    def gram_of(self, k: int | None):
+        if not k:
+            return self.gram, self.dual
+        z = self.features(k)[0]
+        return z.T @ z, False  # k < n always (linear_probe caps it)
+
+
+def _ridge_weights(fit: _Fit, k: int | None, y_fit: np.ndarray, alphas: Sequence[float]):
+    """Ridge readouts on +-1 one-vs-all targets (centred; intercept ``b``): yields
+    ``(alpha, classes, weights [d, C], b)`` for each alpha."""
+    la = fit.la
+    zf, _ = fit.features(k)
+    gram, dual = fit.gram_of(k)
+    classes = np.unique(y_fit)
+    t = np.where(y_fit[:, None] == classes[None, :], 1.0, -1.0)
+    b = t.mean(0)
+    t = la.array(t - b)
+    rhs = t if dual else zf.T @ t
+    for alpha in alphas:
+        sol = la.solve_spd(gram, rhs, alpha)
+        yield alpha, classes, (zf.T @ sol if dual else sol), b
+
+
+def _ridge_scores(fit: _Fit, k: int | None, y_fit: np.ndarray, y_eval: np.ndarray,
+                  alphas: Sequence[float]) -> dict[float, float]:
+    """Accuracy on the eval rows of the ridge readout for each alpha."""
+    ze = fit.features(k)[1]
+    out = {}
+    for alpha, classes, w, b in _ridge_weights(fit, k, y_fit, alphas):
+        pred = classes[np.argmax(fit.la.numpy(ze @ w) + b, axis=1)]
+        out[alpha] = float(np.mean(pred == y_eval))
+    return out
+
+
+def linear_probes(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+                  y_test: np.ndarray, seed: int = 0, val_fraction: float = 0.2,
+                  grid: tuple[float, ...] | None = None, pcas: Sequence[int | None] = (None,),
+                  readout: str = "ridge", device: str = "cpu") -> list[ProbeResult]:
+    """`linear_probe` for several ``pca`` values of the same input at once (one result each);
+    the ridge readout shares the standardisation and Gram matrices between them."""
     if readout not in ("ridge", "logistic"):
         raise ValueError(f"readout must be 'ridge' or 'logistic', got {readout!r}")
     x_train = np.asarray(x_train, np.float64).reshape(len(x_train), -1)
     x_test = np.asarray(x_test, np.float64).reshape(len(x_test), -1)
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
-    if pca:
-        pca = min(pca, x_train.shape[1], int(len(x_train) * (1 - val_fraction)) - 1)
+    cap = min(x_train.shape[1], int(len(x_train) * (1 - val_fraction)) - 1)
+    pcas = [min(p, cap) if p else None for p in pcas]
     xt, xv, yt, yv = train_test_split(x_train, y_train, test_size=val_fraction,
                                       random_state=seed, stratify=y_train)
     grid = grid or (ALPHA_GRID if readout == "ridge" else C_GRID)
     # ties go to the stronger regularisation (larger alpha, smaller C)
     strength = (lambda r: r) if readout == "ridge" else (lambda r: -r)
+    if readout == "logistic":
+        return [_logistic(xt, yt, xv, yv, x_train, y_train, x_test, y_test, grid, k, strength)
+                for k in pcas]
+    la = _Linalg(device)
+    val_fit = _Fit(la, xt, xv)
+    curves = [_ridge_scores(val_fit, k, yt, yv, grid) for k in pcas]
+    del val_fit
+    full_fit = _Fit(la, x_train, x_test)
+    out = []
+    for k, curve in zip(pcas, curves):
+        best = max(grid, key=lambda r: (curve[r], strength(r)))
+        acc = _ridge_scores(full_fit, k, y_train, y_test, [best])[best]
+        out.append(ProbeResult(acc, curve[best], best, curve, readout))
+    return out
 
+
+def _logistic(xt, yt, xv, yv, x_train, y_train, x_test, y_test, grid, k, strength) -> ProbeResult:
     def fit_scores(x_fit, y_fit, x_eval, y_eval, values):
-        prep = _Preprocess(x_fit, pca)
-        zf, ze = prep(x_fit), prep(x_eval)
-        if readout == "ridge":
-            path = _RidgePath(zf, y_fit)
-            return {r: path.score(r, ze, y_eval) for r in values}
+        f = _Fit(_Linalg(), x_fit, x_eval)
+        zf, ze = (np.asarray(z) for z in f.features(k))
         return {r: float(LogisticRegression(C=r, max_iter=1000).fit(zf, y_fit).score(ze, y_eval))
                 for r in values}
 
     curve = fit_scores(xt, yt, xv, yv, grid)
     best = max(grid, key=lambda r: (curve[r], strength(r)))
     acc = fit_scores(x_train, y_train, x_test, y_test, [best])[best]
-    return ProbeResult(acc, curve[best], best, curve, readout)
+    return ProbeResult(acc, curve[best], best, curve, "logistic")
+
+
+def linear_probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+                 y_test: np.ndarray, seed: int = 0, val_fraction: float = 0.2,
+                 grid: tuple[float, ...] | None = None, pca: int | None = None,
+                 readout: str = "ridge", device: str = "cpu") -> ProbeResult:
+    """Fit a linear readout on features [n, d] (any trailing shape is flattened); ``pca``:
+    project on that many principal components first (fitted on training data only);
+    ``device``: torch device of the ridge path (default: numpy on the CPU)."""
+    return linear_probes(x_train, y_train, x_test, y_test, seed, val_fraction, grid, (pca,),
+                         readout, device)[0]

@@ -34,3 +34,30 @@ def chance_top1(q_labels, g_labels) -> float:
     classes, counts = np.unique(g, return_counts=True)
     frac = dict(zip(classes.tolist(), (counts / g.size).tolist()))
     return float(np.mean([frac.get(c, 0.0) for c in q.tolist()]))
+
+
+def batched_retrieval_topk(sim: torch.Tensor, q_labels: torch.Tensor, g_labels: torch.Tensor,
+                           q_weight: torch.Tensor, g_weight: torch.Tensor,
+                           ks: tuple[int, ...] = (1, 5)) -> torch.Tensor:
+    """`retrieval_topk` of M members at once, on de-duplicated queries and gallery.
+
+    ``sim`` [M, Q, G] similarities of the distinct query rows to the distinct gallery rows;
+    labels [M, Q], [M, G]; ``q_weight`` [M, Q] / ``g_weight`` [M, G]: how often each distinct
+    row occurs in the query set / gallery (0: padding, not in the set). A query is a hit at k when
+    fewer than k gallery items (counted with multiplicity) are strictly more similar than its most
+    similar same-class item -- the top-k test without sorting. Ties between a same-class and an
+    other-class item count for the query (`retrieval_topk` breaks them in torch.topk's order; with
+    float embeddings such ties do not occur in practice).
+    Returns [len(ks), M] fractions, computed as a float32 mean over the queries like
+    `retrieval_topk`.
+    """
+    in_gallery = g_weight > 0
+    same = (q_labels[:, :, None] == g_labels[:, None, :]) & in_gallery[:, None, :]
+    best_pos = sim.masked_fill(~same, float("-inf")).amax(-1)  # [M, Q]
+    above = (sim > best_pos[..., None]).to(sim.dtype)
+    n_above = (above @ g_weight.to(sim.dtype)[:, :, None]).squeeze(-1)  # [M, Q]
+    has_pos = same.any(-1)
+    w = q_weight.to(torch.float32)
+    den = w.sum(-1)
+    out = [((w * (has_pos & (n_above < k)).to(torch.float32)).sum(-1) / den) for k in ks]
+    return torch.stack(out)

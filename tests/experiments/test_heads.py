@@ -167,34 +167,31 @@ def test_ridge_probe_equals_sklearn_ridge_classifier():
     from sklearn.linear_model import RidgeClassifier
     from sklearn.preprocessing import StandardScaler
 
-    from rram_lsm.heads.probe import _Preprocess, _RidgePath
+    from rram_lsm.heads.probe import _Fit, _Linalg, _ridge_weights
 
     rng = np.random.default_rng(5)
     for n, d in ((60, 8), (20, 50)):  # primal and dual paths
         x = rng.normal(size=(n, d))
         y = rng.integers(0, 3, n)
         xt = rng.normal(size=(15, d))
-        z = _Preprocess(x, None)(x)
-        path = _RidgePath(z, y)
+        fit = _Fit(_Linalg(), x, xt)
         sc = StandardScaler().fit(x)
-        for alpha in (0.1, 10.0):
+        for alpha, classes, w, b in _ridge_weights(fit, None, y, (0.1, 10.0)):
             ref = RidgeClassifier(alpha=alpha).fit(sc.transform(x), y)
-            np.testing.assert_allclose(path.weights(alpha), ref.coef_.T, rtol=1e-6, atol=1e-9)
-            pred = path.classes[np.argmax(_Preprocess(x, None)(xt) @ path.weights(alpha)
-                                          + path.b, 1)]
+            np.testing.assert_allclose(w, ref.coef_.T, rtol=1e-6, atol=1e-9)
+            pred = classes[np.argmax(fit.ze @ w + b, 1)]
             np.testing.assert_array_equal(pred, ref.predict(sc.transform(xt)))
 
 
 def test_pca_projection_matches_sklearn_subspace():
     from sklearn.decomposition import PCA
 
-    from rram_lsm.heads.probe import _Preprocess
+    from rram_lsm.heads.probe import _Fit, _Linalg
 
     rng = np.random.default_rng(6)
     x = rng.normal(size=(30, 80)) @ rng.normal(size=(80, 80))
-    prep = _Preprocess(x, 5)
     z = (x - x.mean(0)) / x.std(0)
     ref = PCA(n_components=5, svd_solver="full").fit(z)
     # same subspace: projections agree up to the sign of each component
-    a, b = prep(x), ref.transform(z)
+    a, b = _Fit(_Linalg(), x, x).features(5)[1], ref.transform(z)
     np.testing.assert_allclose(np.abs(a), np.abs(b), rtol=1e-6, atol=1e-8)
