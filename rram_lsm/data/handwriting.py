@@ -34,7 +34,7 @@ BIN_S = 0.01  # seconds per bin
 N_CHANNELS = 192
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def font_strokes(font: str) -> dict[str, tuple[np.ndarray, ...]]:
     """Letter -> strokes (float [k, 2] polylines, x right, y up), centred, with the font's
     mean pen-down path length over a-z scaled to 1."""

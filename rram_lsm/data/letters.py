@@ -70,7 +70,8 @@ def image_writers(n: int, fonts: tuple[str, ...], seed: int) -> list[tuple[Style
     return out
 
 
-def render_letters(per_class: int, writers: list[tuple[Style, float]], seed: int) -> tuple[np.ndarray, np.ndarray]:
+def render_letters(per_class: int, writers: list[tuple[Style, float]],
+                   seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Images uint8 [26 * per_class, 28, 28] and labels 1-26 (a = 1, E-MNIST letters); image k
     of a letter is by writer k mod len(writers)."""
     rng = np.random.default_rng(seed)
