@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crossbar.fsio import atomic_write_json, atomic_write_text, refuse_overwrite
 from crossbar.validation import read_yaml_mapping
@@ -46,6 +46,11 @@ from rram_lsm.heads.train import HeadConfig
 PAPER_GROUP = "stuv"
 DEFAULT_GROUPS = ("stuv", "abcd", "efgh", "ijkl", "mnop", "wxyz")
 CHANCE_UNSEEN = 0.25
+HEAD_DEFAULTS: dict[str, Any] = {
+    "proj_dim": 64, "n_layers": 2, "loss": "supcon", "temperature": 0.1, "metric": "cosine",
+    "lr": 1e-3, "batch_size": 128, "epochs": 60, "standardize": True}
+"""Heads of the prototype recipe: two layers to a 64-d space, cosine similarity, supervised
+contrastive loss across modalities at temperature 0.1."""
 
 
 class BmiDataConfig(BaseModel):
@@ -94,12 +99,16 @@ class BmiConfig(BaseModel):
     seeds: int = Field(3, ge=1, le=1000)
     pca: int | None = Field(100, ge=1)
     val_fraction: float = Field(1 / 6, gt=0, lt=1)
-    heads: HeadConfig = HeadConfig(proj_dim=64, n_layers=2, loss="supcon", temperature=0.1,
-                                   metric="cosine", lr=1e-3, batch_size=128, epochs=60,
-                                   standardize=True)
+    heads: HeadConfig = HeadConfig(**HEAD_DEFAULTS)
     control: bool = True
     control_seed: int = 12345
     probes: bool = True
+
+    @field_validator("heads", mode="before")
+    @classmethod
+    def _head_defaults(cls, v: Any) -> Any:
+        """Keys left out of ``heads`` take this task's defaults, not `HeadConfig`'s."""
+        return {**HEAD_DEFAULTS, **v} if isinstance(v, dict) else v
 
     def model_post_init(self, _: Any) -> None:
         for g in self.groups:

@@ -63,6 +63,9 @@ def test_config_validation(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text(yaml.safe_dump(TINY))
     assert load_bmi_config(p).encoder.n_neurons == 24
+    # keys left out of heads keep the task's defaults (cosine, temperature 0.1)
+    h = load_bmi_config(None, {"heads": {"epochs": 3}}).heads
+    assert (h.epochs, h.metric, h.temperature, h.n_layers) == (3, "cosine", 0.1, 2)
 
 
 def test_paper_size_needs_many_macros():
