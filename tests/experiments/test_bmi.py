@@ -112,3 +112,14 @@ def test_cli_guard_and_missing_real_data(tiny_run, tmp_path, capsys):
                                                      "letters_dir": "emnist"}}))
     assert main(["bmi", str(real), "--out", str(tmp_path / "o"), "--data-root", str(tmp_path)]) == 2
     assert "singleLetters.mat" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["zero_shot_bmi_builtin.yaml", "zero_shot_bmi_willett_emnist.yaml"])
+def test_shipped_configs_validate(name):
+    from crossbar.resources import config_file
+
+    cfg = load_bmi_config(config_file(name))
+    assert "stuv" in cfg.groups and len(cfg.groups) >= 6 and cfg.seeds >= 3
+    assert set(cfg.sources) == {"gaussian", "macro"}
+    if "willett" in name:
+        assert cfg.encoder.n_neurons == 2048 and cfg.data.source == "files"
