@@ -234,13 +234,17 @@ def encode_modality(cfg: BmiConfig, modality: str, source: str,
     from rram_lsm.lsm import LiquidStateMachine, tune_constant
 
     c = lsm_config(cfg, modality, source)
+    # tuning and ADC calibration read the first samples they are given: take them across all
+    # letters (the training frames are sorted by letter)
+    n = len(frames["train"])
+    sample = frames["train"][:: max(1, n // 256)][:256]
     given = cfg.encoder.neural_const if modality == "neural" else cfg.encoder.image_const
     if given is None:
-        tr = tune_constant(c, frames["train"], method="rate", target_rate=cfg.encoder.target_rate,
+        tr = tune_constant(c, sample, method="rate", target_rate=cfg.encoder.target_rate,
                            tol=0.01, n_samples=256, max_iter=12)
         c = lsm_config(cfg, modality, source, tr.const)
     lsm = LiquidStateMachine(c)
-    lsm.calibrate(frames["train"])
+    lsm.calibrate(frames["train"][:: max(1, n // c.analog.calibration_samples)])
     out, energy, n_tot, secs, stats = {}, 0.0, 0, 0.0, None
     for split in ("train", "test"):
         enc = lsm.encode(frames[split], batch_size=512)
