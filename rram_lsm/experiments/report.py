@@ -319,6 +319,16 @@ def summary_text(results: ExperimentResults, run_dir: Path) -> str:
             cells = [e.seen.a2i_top1, e.seen.i2a_top1, e.unseen.a2i_top1, e.unseen.i2a_top1]
             lines.append(f"  {src:<10}" + "".join(f"{100 * c.mean:>9.1f} ± {100 * c.std:<4.1f}"
                                                   for c in cells))
+        for src, e in z.headline.items():
+            u, c = e.unseen, (z.control or {}).get(src)
+            if u.group_test is None:
+                continue
+            shown = "above chance" if transfer_shown(u, z.chance.unseen) else "not above chance"
+            line = (f"  {src}: unseen a2i {shown} (held-out pairs as the unit: t-test p "
+                    f"{_p(u.group_test.get('t_p'))}; permutation p {_p(u.permutation_p)})")
+            if c is not None:
+                line += f"; arbitrary-pairing control {100 * c.unseen.a2i_top1.mean:.1f}"
+            lines.append(line)
     if results.classify is not None:
         lines.append("linear probe accuracy %:")
         for mod, res in results.classify.items():
