@@ -221,8 +221,11 @@ def _transfer_section(z: ZeroShotResults) -> list[str]:
     out += ["", "Why the digits task cannot transfer in expectation: which spoken word goes with "
             "which digit shape is a convention — nothing in the sound of a word predicts the shape"
             " of its digit — so heads trained on the seen digits have no reason to rank the true "
-            "assignment of a held-out pair above its swap; a pair's score is 50 % ± noise, "
-            "whatever its sign for a given pair and seed. With 2-way unseen pairs each pair's "
+            "assignment of a held-out pair above its swap: the expected score is chance. A single"
+            " pair can still land far from 50 % (the two held-out words happen to sit nearer the "
+            "'right' or the 'wrong' shapes), and it does so again with every seed, because the "
+            "seeds share the pair; so seeds are not independent replicates and a spread over "
+            "seeds cannot show transfer. With 2-way unseen pairs each pair's "
             f"permutation p is 0.5 or 1, so {k} pairs reach at best p = 1/{2 ** k}"
             f"{' (never below 0.05)' if 2.0 ** -k >= 0.05 else ''}."]
     return out

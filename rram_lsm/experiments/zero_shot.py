@@ -3,6 +3,10 @@
 For each held-out pair (u1, u2) the seen classes are ``class_pool`` minus the pair minus
 ``train_excluded``; heads train on seen-class training pairs (validation carved from them) and
 are evaluated on seen-class test pairs (chance 1/|seen|) and on the held-out pair (chance 1/2).
+
+Every trained model is also scored with the two unseen gallery classes swapped (the permutation
+control of `rram_lsm.experiments.zs_stats`), and an arbitrary-pairing control (audio class c
+paired with the images of a fixed other digit sigma(c)) can run beside the real grid.
 """
 
 from __future__ import annotations
@@ -199,7 +203,9 @@ def _stats(runs: list[PairRun], pairs: list, seeds: list, chance: float,
 def summarise_zero_shot(runs: list[PairRun], feature_modes: list[str],
                         held_out_pairs: list[tuple[int, int]]) -> ZeroShotResults:
     """Aggregate per (protocol, mode, source): seen / unseen, per seed (mean over pairs) and per
-    pair (mean over seeds); the headline features are the first feature mode."""
+    pair (mean over seeds); the headline features are the first feature mode. The validation
+    protocol's unseen split also gets the zero-shot statistics (`_stats`): the permutation p
+    combined over held-out pairs and the group-level test with held-out pairs as the unit."""
     by: dict = defaultdict(lambda: defaultdict(list))
     for r in runs:
         for proto in ("validation", "paper"):
