@@ -207,8 +207,13 @@ def _transfer_section(z: ZeroShotResults) -> list[str]:
                  f"p = {_p(gt.get('wilcoxon_p'))}; combined permutation p = {_p(u.permutation_p)}")
         c = ctrl.get(src)
         if c is not None:
+            cgt = c.unseen.group_test or {}
             words += (f"; arbitrary-pairing control {_pct(c.unseen.a2i_top1.mean)} % "
-                      f"(permutation p = {_p(c.unseen.permutation_p)})")
+                      f"(t-test p = {_p(cgt.get('t_p'))}, permutation p = "
+                      f"{_p(c.unseen.permutation_p)})")
+            if c.unseen.a2i_top1.mean >= u.a2i_top1.mean:
+                words += (". A pairing of each word with another digit's shape scores as high, so "
+                          "the real pairing's number carries no sign of a shared structure")
         if shown is None:
             out.append(f"- **{src}** ({z.headline_features}): {words}. No zero-shot statistics "
                        "in this metrics.json (written before they existed).")
@@ -225,7 +230,9 @@ def _transfer_section(z: ZeroShotResults) -> list[str]:
             " pair can still land far from 50 % (the two held-out words happen to sit nearer the "
             "'right' or the 'wrong' shapes), and it does so again with every seed, because the "
             "seeds share the pair; so seeds are not independent replicates and a spread over "
-            "seeds cannot show transfer. With 2-way unseen pairs each pair's "
+            "seeds cannot show transfer; nor can a single test among several (sources, "
+            "directions, controls) that dips under 0.05 by chance. With 2-way unseen pairs each "
+            "pair's "
             f"permutation p is 0.5 or 1, so {k} pairs reach at best p = 1/{2 ** k}"
             f"{' (never below 0.05)' if 2.0 ** -k >= 0.05 else ''}."]
     return out
