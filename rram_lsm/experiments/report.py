@@ -162,9 +162,9 @@ def transfer_shown(u: SplitRetrieval, chance: float) -> bool | None:
     combined over the pairs < 0.05; None when the split has no statistics (older metrics.json)."""
     if u.permutation_p is None or u.group_test is None:
         return None
-    t_p = u.group_test.get("t_p", float("nan"))
+    t_p = u.group_test.get("t_p")  # None: too few held-out pairs for a t-test
     return bool(u.a2i_top1.mean > chance and u.permutation_p < 0.05
-                and not np.isnan(t_p) and t_p < 0.05)
+                and t_p is not None and not np.isnan(t_p) and t_p < 0.05)
 
 
 def _transfer_section(z: ZeroShotResults) -> list[str]:

@@ -197,7 +197,17 @@ def _stats(runs: list[PairRun], pairs: list, seeds: list, chance: float,
     gt = zs_stats.group_test(means, chance)
     return SplitRetrieval(**{k: getattr(unseen, k) for k in SplitRetrieval.METRICS},
                           permutation_p=perm.combined_p, permutation_p_both=both.combined_p,
-                          permutation=perm.to_dict(), group_test=gt.to_dict())
+                          permutation=_no_nan(perm.to_dict()), group_test=_no_nan(gt.to_dict()))
+
+
+def _no_nan(d):
+    """NaN (e.g. a t-test of one held-out pair) as None, so that the results equal their
+    metrics.json read back (NaN != NaN)."""
+    if isinstance(d, dict):
+        return {k: _no_nan(v) for k, v in d.items()}
+    if isinstance(d, list):
+        return [_no_nan(v) for v in d]
+    return None if isinstance(d, float) and np.isnan(d) else d
 
 
 def summarise_zero_shot(runs: list[PairRun], feature_modes: list[str],

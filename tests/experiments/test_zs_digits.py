@@ -99,3 +99,21 @@ def test_control_splits_pair_audio_with_another_digits_images(digits):
     idx = pair_indices(cs, (8, 9), tuple(range(10)), (0,), 0.2, 4, 0)
     shown = splits["image"]["test"].labels[idx.unseen_img]
     assert np.array_equal(shown, np.array([sigma[c] for c in idx.unseen_y]))
+
+
+def test_one_held_out_pair_has_no_t_test_and_reads_back_equal(digits):
+    """One pair: no group-level t-test (None, not NaN, so results equal their JSON read back)."""
+    import json
+
+    from rram_lsm.experiments.results import PairedSummary, SplitRetrieval
+
+    splits, feats = digits
+    fs = FeatureSet(audio=feats["audio"], image=feats["image"])
+    idx = [pair_indices(splits, (8, 9), tuple(range(10)), (0,), 0.2, 4, 0)]
+    runs = run_pairs_batched([pair_job(fs, idx[0], 0, {"source": "macro", "mode": "windows"})],
+                             HEADS, None, idx)
+    u = summarise_zero_shot(runs, ["windows"], [(8, 9)]).headline["macro"].unseen
+    assert u.group_test["n_groups"] == 1 and u.group_test["t_p"] is None
+    assert u.permutation_p in (0.5, 1.0)
+    back = SplitRetrieval.from_dict(json.loads(json.dumps(u.to_dict())), "unseen", PairedSummary)
+    assert back == u
