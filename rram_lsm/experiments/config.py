@@ -73,6 +73,9 @@ class ZeroShotConfig(_Section):
     max_test_per_class: int | None = Field(100, ge=1)
     patience: int | None = Field(10, ge=1, description="stop after this many epochs without a "
                                  "validation improvement (None: run all epochs)")
+    # the arbitrary-pairing control (each audio class paired with a fixed other digit's images,
+    # in training and test), run for the headline features and every weight source
+    control: bool = True
 
     @field_validator("held_out_pairs")
     @classmethod

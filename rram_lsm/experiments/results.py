@@ -117,13 +117,32 @@ class SplitRetrieval:
     a2i_top5: Summary
     i2a_top5: Summary
 
+    # zero-shot statistics of the unseen split (optional within schema_version 1; validation
+    # protocol only): see `rram_lsm.experiments.zs_stats`
+    permutation_p: float | None = None  # a2i, combined over held-out pairs (exact rank-sum test)
+    permutation_p_both: float | None = None  # both directions scored together
+    permutation: dict | None = None  # zs_stats.PermutationSummary (a2i) as a dict
+    group_test: dict | None = None  # zs_stats.GroupTest of the a2i per-pair means vs chance
+
+    STATS: ClassVar[tuple[str, ...]] = ("permutation_p", "permutation_p_both", "permutation",
+                                        "group_test")
+
     def to_dict(self) -> dict:
-        return {k: getattr(self, k).to_dict() for k in self.METRICS}
+        out = {k: getattr(self, k).to_dict() for k in self.METRICS}
+        out.update({k: getattr(self, k) for k in self.STATS if getattr(self, k) is not None})
+        return out
 
     @classmethod
     def from_dict(cls, d: Any, where: str, kind: type[Summary] = Summary) -> SplitRetrieval:
-        fields(d, where, cls.METRICS)
-        return cls(**{k: kind.from_dict(d[k], f"{where}.{k}") for k in cls.METRICS})
+        fields(d, where, cls.METRICS, cls.STATS)
+        stats: dict = {}
+        for k in ("permutation_p", "permutation_p_both"):
+            if k in d:
+                stats[k] = num(d[k], f"{where}.{k}")
+        for k in ("permutation", "group_test"):
+            if k in d:
+                stats[k] = dict(mapping(d[k], f"{where}.{k}"))
+        return cls(**{k: kind.from_dict(d[k], f"{where}.{k}") for k in cls.METRICS}, **stats)
 
 
 @dataclass
@@ -168,7 +187,11 @@ class ZeroShotResults:
     headline_features: str  # "zero_shot_headline_features": the first feature mode
     chance: Chance  # "chance"
     held_out_pairs: list[tuple[int, int]]  # "held_out_pairs"
+    # "zero_shot_control" (optional): the arbitrary-pairing control, validation protocol,
+    # headline features, per weight source
+    control: dict[str, ZeroShotEntry] | None = None
 
+    OPTIONAL_KEYS: ClassVar[tuple[str, ...]] = ("zero_shot_control",)
     KEYS: ClassVar[tuple[str, ...]] = (
         "zero_shot_by_features", "zero_shot_paper_protocol_by_features", "zero_shot",
         "zero_shot_paper_protocol", "zero_shot_headline_features", "chance", "held_out_pairs")
@@ -196,7 +219,9 @@ class ZeroShotResults:
                 "zero_shot_paper_protocol": {s: e.to_dict() for s, e in self.paper_headline.items()},
                 "zero_shot_headline_features": self.headline_features,
                 "chance": self.chance.to_dict(),
-                "held_out_pairs": [list(p) for p in self.held_out_pairs]}
+                "held_out_pairs": [list(p) for p in self.held_out_pairs],
+                **({} if self.control is None else
+                   {"zero_shot_control": {s: e.to_dict() for s, e in self.control.items()}})}
 
     @classmethod
     def from_dict(cls, d: Mapping, where: str) -> ZeroShotResults:
@@ -212,6 +237,10 @@ class ZeroShotResults:
                                          f"{where}: zero_shot_headline_features"),
                   chance=Chance.from_dict(d["chance"], f"{where}: chance"),
                   held_out_pairs=_pairs(d["held_out_pairs"], f"{where}: held_out_pairs"))
+        if "zero_shot_control" in d:
+            out.control = {s: ZeroShotEntry.from_dict(e, f"{where}: zero_shot_control.{s}")
+                           for s, e in mapping(d["zero_shot_control"],
+                                               f"{where}: zero_shot_control").items()}
         # the headline blocks repeat part of the tables: they must agree
         for key, derived in (("zero_shot", out.headline), ("zero_shot_paper_protocol",
                                                            out.paper_headline)):
@@ -240,10 +269,18 @@ class PairRun:
     chance: Chance
     source: str | None = None  # weight source of the features (set by the runner)
     mode: str | None = None  # feature mode (set by the runner)
+    # unseen top-1 of the validation-selected heads under every assignment of the two unseen
+    # gallery classes (identity first): "a2i", "i2a", "both" -> [n_assignments] fractions
+    permutation: dict[str, list[float]] | None = None
+    control: bool = False  # True: a run of the arbitrary-pairing control
 
     def to_dict(self) -> dict:
         out = {"pair": list(self.pair), "seed": self.seed, "best_epoch": dict(self.best_epoch),
                "metrics": self.metrics, "history": self.history, "chance": self.chance.to_dict()}
+        if self.permutation is not None:
+            out["permutation"] = {k: list(v) for k, v in self.permutation.items()}
+        if self.control:
+            out["control"] = True
         if self.source is not None:
             out["source"] = self.source
         if self.mode is not None:
@@ -556,7 +593,8 @@ class ExperimentResults:
         zs_present = [k for k in ZeroShotResults.KEYS if k in d]
         if zs_present:  # the zero-shot keys come all together: name a missing one first
             fields(d, where, ZeroShotResults.KEYS, open_=True)
-        fields(d, where, cls._REQUIRED, ("classify",) + ZeroShotResults.KEYS)
+        fields(d, where, cls._REQUIRED,
+               ("classify",) + ZeroShotResults.KEYS + ZeroShotResults.OPTIONAL_KEYS)
         return cls(
             runtime_s=num(d["runtime_s"], f"{where}: runtime_s"),
             timings=Timings.from_dict(d["timings"], f"{where}: timings"),

@@ -34,6 +34,8 @@ from rram_lsm.experiments.results import (
 )
 from rram_lsm.experiments.zero_shot import (
     PairIndex,
+    arbitrary_pairing,
+    control_splits,
     pair_indices,
     pair_job,
     run_pairs_batched,
@@ -155,6 +157,18 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | 
                     jobs.append(pair_job(fsets[(seed, source, mode)], idx, seed,
                                          {"source": source, "mode": mode}))
                     indices.append(idx)
+        if zc.control:
+            # the arbitrary-pairing control: same seeds, pairs and features (headline mode), the
+            # images relabelled so that audio c pairs with a fixed other digit's images
+            csplits = control_splits(splits, arbitrary_pairing(zc.class_pool))
+            mode = cfg.feature_modes[0]
+            for (seed, source) in enc:
+                for p in zc.held_out_pairs:
+                    idx = pair_indices(csplits, tuple(p), zc.class_pool, zc.train_excluded,
+                                       zc.val_fraction, zc.max_test_per_class, seed)
+                    jobs.append(pair_job(fsets[(seed, source, mode)], idx, seed,
+                                         {"source": source, "mode": mode, "control": True}))
+                    indices.append(idx)
         _log_estimate(cfg, jobs, quiet)
         with _bar(len(jobs), "head trainings", quiet) as bar:
             zs_results = run_pairs_batched(jobs, cfg.heads, zc.patience, indices,
@@ -165,7 +179,12 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | 
         timings["zero_shot_epochs"] = sum(len(r.history) - 1 for r in zs_results)
         _log(f"zero-shot: {len(zs_results)} head trainings ({timings['zero_shot_epochs']} epochs, "
              f"batched) in {timings['zero_shot_s']:.1f} s", quiet)
-        zero_shot = summarise_zero_shot(zs_results, cfg.feature_modes, zc.held_out_pairs)
+        real = [r for r in zs_results if not r.control]
+        zero_shot = summarise_zero_shot(real, cfg.feature_modes, zc.held_out_pairs)
+        ctrl = [r for r in zs_results if r.control]
+        if ctrl:
+            zero_shot.control = summarise_zero_shot(
+                ctrl, cfg.feature_modes[:1], zc.held_out_pairs).by_features[cfg.feature_modes[0]]
 
     # --- classification / linear probes --------------------------------------------------------
     classify = None
@@ -189,7 +208,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | 
     from rram_lsm.experiments.report import write_report
 
     t = time.perf_counter()
-    make_figures(out_dir / "figures", cfg, splits, enc, zs_results, zero_shot)
+    make_figures(out_dir / "figures", cfg, splits, enc, [r for r in zs_results if not r.control],
+                 zero_shot)
     timings["figures_s"] = time.perf_counter() - t
     results = ExperimentResults(
         runtime_s=time.perf_counter() - t_start, timings=Timings(**timings), data=data,

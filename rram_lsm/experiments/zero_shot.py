@@ -3,6 +3,10 @@
 For each held-out pair (u1, u2) the seen classes are ``class_pool`` minus the pair minus
 ``train_excluded``; heads train on seen-class training pairs (validation carved from them) and
 are evaluated on seen-class test pairs (chance 1/|seen|) and on the held-out pair (chance 1/2).
+
+Every trained model is also scored with the two unseen gallery classes swapped (the permutation
+control of `rram_lsm.experiments.zs_stats`), and an arbitrary-pairing control (audio class c
+paired with the images of a fixed other digit sigma(c)) can run beside the real grid.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rram_lsm.experiments import zs_stats
 from rram_lsm.experiments.results import (
     Chance,
     PairedSummary,
@@ -23,7 +28,7 @@ from rram_lsm.experiments.results import (
 )
 from rram_lsm.heads.batched import FeatureSet, HeadJob, Rows, train_heads_batched
 from rram_lsm.heads.retrieval import chance_top1
-from rram_lsm.heads.train import HeadConfig, RetrievalSet, TrainResult, train_heads
+from rram_lsm.heads.train import HeadConfig, RetrievalSet, TrainResult, embed, train_heads
 
 
 @dataclass
@@ -88,7 +93,27 @@ def run_pair(feats_img: dict[str, np.ndarray], feats_aud: dict[str, np.ndarray],
     res = train_heads(tr_a[idx.train_aud], tr_i[idx.train_img], idx.train_y, val, evals, heads,
                       seed=seed, patience=patience)
     return PairRun(pair=tuple(idx.pair), seed=seed, best_epoch=res.best_epoch,
-                   metrics=res.metrics, history=res.history, chance=idx.chance)
+                   metrics=res.metrics, history=res.history, chance=idx.chance,
+                   permutation=unseen_permutation_scores(res, evals["unseen"], idx.pair,
+                                                         heads.metric))
+
+
+def unseen_permutation_scores(res: TrainResult, unseen: RetrievalSet, pair: tuple[int, int],
+                              metric: str) -> dict[str, list[float]]:
+    """Unseen test top-1 of the validation-selected heads (``res.model``) under both assignments
+    of the two unseen gallery classes (identity first, then the swap): ``a2i`` (audio queries
+    retrieve images: pi), ``i2a`` (images retrieve audio: pi^-1), ``both`` (their mean).
+    Fractions; ``a2i[0]`` / ``i2a[0]`` are the reported unseen a2i / i2a top-1."""
+    import torch
+
+    from rram_lsm.heads.losses import similarity
+
+    a = torch.as_tensor(embed(res, unseen.audio, "audio"))
+    i = torch.as_tensor(embed(res, unseen.image, "image"))
+    sim = similarity(a, i, metric).numpy()
+    return {name: zs_stats.permutation_scores(sim, unseen.audio_labels, unseen.image_labels,
+                                              pair, d)[0].tolist()
+            for name, d in (("a2i", "q2g"), ("i2a", "g2q"), ("both", "both"))}
 
 
 def pair_job(features: FeatureSet, idx: PairIndex, seed: int, tag: object = None) -> HeadJob:
@@ -116,16 +141,81 @@ def run_pairs_batched(jobs: list[HeadJob], heads: HeadConfig, patience: int | No
     out = []
     for job, idx, res in zip(jobs, indices, results):
         tag = job.tag if isinstance(job.tag, dict) else {}
+        perm = unseen_permutation_scores(res, job.evals["unseen"].retrieval_set(job.features),
+                                         idx.pair, heads.metric)
         out.append(PairRun(pair=tuple(idx.pair), seed=job.seed, best_epoch=res.best_epoch,
                            metrics=res.metrics, history=res.history, chance=idx.chance,
-                           source=tag.get("source"), mode=tag.get("mode")))
+                           source=tag.get("source"), mode=tag.get("mode"), permutation=perm,
+                           control=bool(tag.get("control", False))))
     return out
+
+
+def arbitrary_pairing(pool: tuple[int, ...], seed: int = 0) -> dict[int, int]:
+    """A fixed derangement sigma of the class pool (sigma[c] != c): in the arbitrary-pairing
+    control, audio class c is paired with the images of digit sigma[c], in training and test."""
+    rng = np.random.default_rng([seed, 14])
+    pool = [int(c) for c in pool]
+    if len(pool) < 2:
+        raise ValueError("the arbitrary-pairing control needs at least two classes")
+    while True:
+        perm = rng.permutation(pool)
+        if all(int(p) != c for p, c in zip(perm, pool)):
+            return dict(zip(pool, (int(p) for p in perm)))
+
+
+def control_splits(splits: dict, sigma: dict[int, int]) -> dict:
+    """``splits`` with the images relabelled for the arbitrary-pairing control: an image of digit
+    d is labelled sigma^-1(d), so that class c pairs audio c with images of sigma(c) (the audio
+    splits are shared, not copied)."""
+    import dataclasses
+
+    inv = {d: c for c, d in sigma.items()}
+    out = dict(splits)
+    out["image"] = {}
+    for name, sp in splits["image"].items():
+        lab = np.array([inv.get(int(v), int(v)) for v in np.asarray(sp.labels).tolist()],
+                       dtype=np.asarray(sp.labels).dtype)
+        out["image"][name] = dataclasses.replace(sp, labels=lab)
+    return out
+
+
+def _stats(runs: list[PairRun], pairs: list, seeds: list, chance: float,
+           unseen: SplitRetrieval) -> SplitRetrieval:
+    """``unseen`` with the zero-shot statistics of the runs (validation protocol): the
+    permutation control combined over held-out pairs and the group-level test (held-out pairs as
+    the unit, seeds averaged within a pair) of the a2i top-1 against ``chance``."""
+    by_pair: dict[str, dict[str, list]] = {"a2i": {}, "both": {}}
+    for r in runs:
+        if r.permutation is None:
+            return unseen
+        for d in by_pair:
+            by_pair[d].setdefault(f"{r.pair[0]}/{r.pair[1]}", []).append(
+                np.asarray(r.permutation[d]))
+    perm = zs_stats.summarise_permutations(by_pair["a2i"])
+    both = zs_stats.summarise_permutations(by_pair["both"])
+    means = [unseen.a2i_top1.per_pair[f"{p[0]}/{p[1]}"].mean for p in pairs]
+    gt = zs_stats.group_test(means, chance)
+    return SplitRetrieval(**{k: getattr(unseen, k) for k in SplitRetrieval.METRICS},
+                          permutation_p=perm.combined_p, permutation_p_both=both.combined_p,
+                          permutation=_no_nan(perm.to_dict()), group_test=_no_nan(gt.to_dict()))
+
+
+def _no_nan(d):
+    """NaN (e.g. a t-test of one held-out pair) as None, so that the results equal their
+    metrics.json read back (NaN != NaN)."""
+    if isinstance(d, dict):
+        return {k: _no_nan(v) for k, v in d.items()}
+    if isinstance(d, list):
+        return [_no_nan(v) for v in d]
+    return None if isinstance(d, float) and np.isnan(d) else d
 
 
 def summarise_zero_shot(runs: list[PairRun], feature_modes: list[str],
                         held_out_pairs: list[tuple[int, int]]) -> ZeroShotResults:
     """Aggregate per (protocol, mode, source): seen / unseen, per seed (mean over pairs) and per
-    pair (mean over seeds); the headline features are the first feature mode."""
+    pair (mean over seeds); the headline features are the first feature mode. The validation
+    protocol's unseen split also gets the zero-shot statistics (`_stats`): the permutation p
+    combined over held-out pairs and the group-level test with held-out pairs as the unit."""
     by: dict = defaultdict(lambda: defaultdict(list))
     for r in runs:
         for proto in ("validation", "paper"):
@@ -147,6 +237,11 @@ def summarise_zero_shot(runs: list[PairRun], feature_modes: list[str],
                 else:
                     values[metric] = Summary.of(per_seed)
             splits[split] = SplitRetrieval(**values)
+        if proto == "validation":  # the permutation scores belong to the validation-selected heads
+            sel = [r for r in runs if r.mode == mode and r.source == source]
+            splits["unseen"] = _stats(sel, pairs, seeds,
+                                      float(np.mean([r.chance.unseen for r in sel])),
+                                      splits["unseen"])
         best = Summary.of([r.best_epoch[proto] for r in runs if r.mode == mode and r.source == source])
         tables.setdefault(proto, {}).setdefault(mode, {})[source] = ZeroShotEntry(
             seen=splits["seen"], unseen=splits["unseen"], best_epoch=best)

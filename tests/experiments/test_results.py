@@ -9,11 +9,12 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_experiments import TINY  # the tiny experiment of the CLI tests
 
 from rram_lsm.errors import InputError
-from rram_lsm.experiments import SCHEMA_VERSION, ExperimentResults, ResultsError, run
+from rram_lsm.experiments import SCHEMA_VERSION, ExperimentResults, ResultsError, run, zs_stats
 from rram_lsm.experiments.report import summary_text
 from rram_lsm.experiments.results import Baselines, Summary, Timings
 from rram_lsm.experiments.runner import default_config_path, resolve_config
@@ -22,7 +23,8 @@ from rram_lsm.experiments.runner import default_config_path, resolve_config
 TOP_LEVEL = {"schema_version", "runtime_s", "timings", "data", "builtin_data", "lsm",
              "zero_shot", "zero_shot_by_features", "zero_shot_paper_protocol",
              "zero_shot_paper_protocol_by_features", "zero_shot_headline_features", "chance",
-             "held_out_pairs", "classify", "baselines", "costs"}
+             "held_out_pairs", "classify", "baselines", "costs",
+             "zero_shot_control"}  # optional: the arbitrary-pairing control (zero_shot.control)
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +70,15 @@ def test_metrics_json_keeps_the_documented_keys(tiny):
     assert saved["baselines"]["srnn_clip"]["epochs"] == 1
     assert {"data_s", "encode_s", "encode_cache_hits", "zero_shot_s", "classify_s", "baselines_s",
             "figures_s"} <= set(saved["timings"]) <= set(Timings._ORDER)
-    assert saved["timings"]["zero_shot_trainings"] == 2 * 2 * 2 * 2
+    # sources x feature modes x seeds x pairs + the control (sources x headline mode x seeds x pairs)
+    assert saved["timings"]["zero_shot_trainings"] == 2 * 2 * 2 * 2 + 2 * 2 * 2
     runs = json.loads((tiny[0] / "zero_shot_runs.json").read_text())
-    assert len(runs) == 2 * 2 * 2 * 2  # sources x feature modes x seeds x pairs
-    assert set(runs[0]) == {"pair", "seed", "best_epoch", "metrics", "history", "chance", "source",
-                            "mode"}
+    real = [r for r in runs if not r.get("control")]
+    assert len(real) == 2 * 2 * 2 * 2  # sources x feature modes x seeds x pairs
+    assert set(real[0]) == {"pair", "seed", "best_epoch", "metrics", "history", "chance", "source",
+                            "mode", "permutation"}
+    ctrl = [r for r in runs if r.get("control")]
+    assert len(ctrl) == 2 * 2 * 2 and {r["mode"] for r in ctrl} == {"windows"}
 
 
 def _pop(d: dict, path: str):
@@ -169,3 +175,72 @@ def test_resolve_config():
     assert cfg.name == "zero-shot-default"
     assert resolve_config(cfg) is cfg
     assert resolve_config(cfg, ["seeds=3"]).seeds == 3 and cfg.seeds != 3
+
+
+# --- zero-shot statistics of the digits (permutation control, group test, arbitrary pairing) ---
+
+def test_permutation_scores_true_assignment_is_the_reported_unseen_top1(tiny):
+    runs = json.loads((tiny[0] / "zero_shot_runs.json").read_text())
+    for r in runs:
+        perm, m = r["permutation"], r["metrics"]["validation"]
+        assert len(perm["a2i"]) == len(perm["i2a"]) == len(perm["both"]) == 2  # identity, swap
+        assert perm["a2i"][0] == pytest.approx(m["unseen_a2i_top1"], abs=1e-6)
+        assert perm["i2a"][0] == pytest.approx(m["unseen_i2a_top1"], abs=1e-6)
+        assert perm["both"][0] == pytest.approx(0.5 * (perm["a2i"][0] + perm["i2a"][0]))
+        # 2 unseen classes with equal counts: the swap scores the complement
+        assert perm["a2i"][1] == pytest.approx(1 - perm["a2i"][0], abs=1e-6)
+
+
+def test_metrics_json_has_the_zero_shot_statistics(tiny):
+    _, results, saved = tiny
+    z = results.zero_shot
+    for block in (saved["zero_shot"], saved["zero_shot_control"]):
+        assert set(block) == {"gaussian", "macro"}
+        for u in (e["unseen"] for e in block.values()):
+            assert 0 < u["permutation_p"] <= 1 and 0 < u["permutation_p_both"] <= 1
+            assert set(u["permutation"]["per_group_p"]) == {"8/9", "2/5"}
+            assert set(u["permutation"]["per_group_p"].values()) <= {0.5, 1.0}
+            assert u["group_test"]["n_groups"] == 2 and u["group_test"]["chance"] == 0.5
+            assert "held-out groups" in u["group_test"]["test"]
+    # the group test's mean is the mean over pairs of the per-pair means (seeds averaged first)
+    e = z.headline["macro"].unseen
+    assert e.group_test["mean"] == pytest.approx(
+        np.mean([s.mean for s in e.a2i_top1.per_pair.values()]))
+    # the combined p is the exact rank-sum p of the per-pair ranks
+    ranks = list(e.permutation["per_group_rank"].values())
+    assert e.permutation_p == pytest.approx(zs_stats.rank_sum_p(ranks, 2))
+    # the paper protocol has no statistics (the permutation scores belong to the selected heads)
+    assert "permutation_p" not in saved["zero_shot_paper_protocol"]["macro"]["unseen"]
+    # the control: a score per source, over the same seeds and pairs
+    for src in ("gaussian", "macro"):
+        c = z.control[src].unseen.a2i_top1
+        assert len(c.per_seed) == 2 and set(c.per_pair) == {"8/9", "2/5"}
+        assert all(0 <= x <= 1 for x in c.per_seed)
+    report = (tiny[0] / "report.md").read_text()
+    assert "Is zero-shot transfer above chance?" in report and "held-out pair" in report
+    assert "t-test" in report and "arbitrary-pairing control" in report
+    assert "mean ∓ 2 SEM over seeds vs chance 50" not in report  # no longer the zero-shot criterion
+
+
+def test_metrics_json_without_the_new_statistics_still_loads(tiny):
+    """Files written before the zero-shot statistics (schema_version 1) stay loadable."""
+    d = copy.deepcopy(tiny[2])
+    del d["zero_shot_control"]
+    for table in (d["zero_shot"], *d["zero_shot_by_features"].values()):
+        for e in table.values():
+            for k in ("permutation_p", "permutation_p_both", "permutation", "group_test"):
+                e["unseen"].pop(k, None)
+    old = ExperimentResults.from_dict(d)
+    assert old.zero_shot.control is None
+    assert old.zero_shot.headline["macro"].unseen.permutation_p is None
+    assert old.to_dict() == d
+    from rram_lsm.experiments.report import _zero_shot_section
+    text = "\n".join(_zero_shot_section(resolve_config(None), old.zero_shot, True))
+    assert "No zero-shot statistics" in text
+
+
+def test_a_mistyped_statistic_fails_loudly(tiny):
+    d = copy.deepcopy(tiny[2])
+    d["zero_shot_control"]["macro"]["unseen"]["permutation_p"] = "0.5"
+    with pytest.raises(ResultsError, match="zero_shot_control.macro.unseen.permutation_p"):
+        ExperimentResults.from_dict(d)
