@@ -135,10 +135,15 @@ def config_hash(cfg: dict, root: Path | None = None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _axis_overrides(key: str, value: Any) -> list[str]:
+    """``key=value`` items of one axis (a linked axis ``a,b`` sets each of its keys)."""
+    return [f"{k}={_yaml_value(value)}" for k in key.split(",")]
+
+
 def _check_axis_alone(base: dict, origin: str, key: str, value: Any) -> None:
     """Validate one axis value on the base config alone, so an error names this axis."""
     try:
-        experiment_config_from_dict(base, origin, [f"{key}={_yaml_value(value)}"])
+        experiment_config_from_dict(base, origin, _axis_overrides(key, value))
     except InputError as exc:
         raise ConfigError(f"sweep axis '{key}' = {value!r}: {exc}") from None
 
@@ -174,7 +179,7 @@ def plan_trials(spec: SweepSpec, out_dir: Path) -> list[Trial]:
             preset_vals = {k: v for k, v in point.items() if k.startswith(PRESET_PREFIX)}
             for k, v in point.items():
                 if not k.startswith(PRESET_PREFIX):
-                    over.append(f"{k}={_yaml_value(v)}")
+                    over += _axis_overrides(k, v)
             if preset_vals:
                 for m in spec.modalities:
                     name = base_preset[m]

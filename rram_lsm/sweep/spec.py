@@ -14,9 +14,11 @@ Example::
     dies: {n: 10, first: 0}               # Monte-Carlo over macro seeds (each trial its own die)
     metrics: [classify.image.macro.accuracy]   # dotted paths into the results (default: headline)
 
-Axis keys are dotted keys of the experiment config, or ``preset.<section>.<key>`` for a value of
-the macro preset that has no LSM key (the sweep writes a derived preset file per value and points
-``lsm.<modality>.weights.preset`` at it). Errors raise `ConfigError` naming the axis.
+Axis keys are dotted keys of the experiment config; several config keys joined by commas make a
+linked axis (``lsm.image.n_neurons,lsm.audio.n_neurons`` sets both to each value);
+``preset.<section>.<key>`` is a value of the macro preset that has no LSM key (the sweep writes a
+derived preset file per value and points ``lsm.<modality>.weights.preset`` at it).
+Errors raise `ConfigError` naming the axis.
 """
 
 from __future__ import annotations
@@ -167,8 +169,11 @@ def sweep_spec_from_dict(raw: dict, origin: str = "<sweep>", root: Path | None =
         raise ConfigError(f"{origin}: no axes (key 'axes': dotted config key -> values)")
     axes = {}
     for key, val in spec.axes.items():
-        if not isinstance(key, str) or not key or any(not p for p in key.split(".")):
+        parts = key.split(",") if isinstance(key, str) else [None]
+        if any(not p or any(not q for q in p.split(".")) for p in parts):
             raise ConfigError(f"{origin}: sweep axis {key!r}: not a dotted key")
+        if len(parts) > 1 and any(p.startswith(PRESET_PREFIX) for p in parts):
+            raise ConfigError(f"{origin}: sweep axis '{key}': preset axes cannot be linked")
         if key.startswith(PRESET_PREFIX) and len(key.split(".")) != 3:
             raise ConfigError(f"{origin}: sweep axis '{key}': preset axes are "
                               "preset.<section>.<key>")
