@@ -39,6 +39,7 @@ class SweepOutcome:
     failed: int
     wall_s: float
     executor: str
+    startup_s: float = 0.0  # part of wall_s: loading the data, starting / attaching to Ray
 
     @property
     def trials_per_s(self) -> float:
@@ -47,7 +48,8 @@ class SweepOutcome:
     def to_dict(self) -> dict:
         return {"folder": str(self.folder), "trials": self.trials, "skipped": self.skipped,
                 "ran": self.ran, "failed": self.failed, "wall_s": self.wall_s,
-                "trials_per_s": self.trials_per_s, "executor": self.executor}
+                "trials_per_s": self.trials_per_s, "startup_s": self.startup_s,
+                "executor": self.executor}
 
 
 def trial_row(trial: dict, splits: dict, metrics: list[str]) -> dict[str, Any]:
@@ -114,6 +116,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, data_root: str | Path = "data_ca
             check_inputs(cfg, data_root)
             datasets[data_keys[t.key]] = load_data(cfg, data_root, quiet=True)
     failed = 0
+    timing = {"startup_s": time.perf_counter() - t0}
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(trials), initial=len(trials) - len(todo), desc=f"sweep {spec.name}",
@@ -131,12 +134,13 @@ def run_sweep(spec: SweepSpec, out: str | Path, data_root: str | Path = "data_ca
             for t in todo:
                 record(trial_fn(_as_dict(t), datasets[data_keys[t.key]], metrics))
         elif executor == "ray":
-            _run_ray(todo, datasets, data_keys, metrics, record, trial_fn, address, max_concurrent)
+            _run_ray(todo, datasets, data_keys, metrics, record, trial_fn, address, max_concurrent,
+                     timing)
         else:
             raise InputError(f"unknown executor {executor!r} (ray, serial)")
     return SweepOutcome(folder=out, trials=len(trials), skipped=len(trials) - len(todo),
                         ran=len(todo), failed=failed, wall_s=time.perf_counter() - t0,
-                        executor=executor)
+                        executor=executor, startup_s=timing["startup_s"])
 
 
 def _as_dict(t: Trial) -> dict:
@@ -160,10 +164,12 @@ def ray_init(address: str | None = None, num_cpus: int | None = None) -> None:
 
 def _run_ray(todo: list[Trial], datasets: dict, data_keys: dict, metrics: list[str],
              record: Callable[[dict], None], trial_fn: Callable, address: str | None,
-             max_concurrent: int | None) -> None:
+             max_concurrent: int | None, timing: dict) -> None:
     import ray
 
+    t = time.perf_counter()
     ray_init(address, max_concurrent)
+    timing["startup_s"] += time.perf_counter() - t
     if not todo:
         return
     refs = {k: ray.put(v) for k, v in datasets.items()}  # the binned data, once

@@ -160,7 +160,7 @@ def plan_trials(spec: SweepSpec, out_dir: Path) -> list[Trial]:
     except InputError as exc:
         raise ConfigError(f"sweep 'set' / base config: {exc}") from None
     base_dict = base_cfg.model_dump(mode="json")
-    presets_dir = out_dir / "presets"
+    presets_dir = out_dir.resolve() / "presets"  # absolute: the trials may run elsewhere
     # each plain axis value alone first: the error then names the axis
     for key, values in spec.axes.items():
         if key.startswith(PRESET_PREFIX) or not isinstance(values, list):

@@ -75,4 +75,6 @@ def test_preset_axis_writes_a_derived_preset(tmp_path):
 def test_shipped_sweeps_plan(tmp_path, path):
     spec = load_sweep_spec(path)
     assert spec.dies.n >= 10
-    assert len(plan_trials(spec, tmp_path)) >= 10
+    # every axis value validated (one die keeps this quick)
+    one_die = spec.model_copy(update={"dies": spec.dies.model_copy(update={"n": 1})})
+    assert len(plan_trials(one_die, tmp_path)) >= 5
