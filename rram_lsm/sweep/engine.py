@@ -186,9 +186,11 @@ def _run_ray(todo: list[Trial], datasets: dict, data_keys: dict, metrics: list[s
             t = pending.pop(ref)
             try:
                 row = ray.get(ref)
-            except Exception as exc:  # the task itself died (worker crash, pickling)
+            except Exception as exc:  # the task raised outside trial_row, or its worker died
+                cause = getattr(exc, "cause", None) or exc  # RayTaskError wraps the task's error
+                text = (str(cause).strip().splitlines() or [""])[-1][:400]
                 row = {"key": t.key, "die": t.die, "status": "error",
-                       "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:400]}",
+                       "error": f"{type(cause).__name__}: {text}",
                        **{AXIS + k: v for k, v in t.params.items()},
                        **{METRIC + m: math.nan for m in metrics}}
             record(row)

@@ -29,7 +29,7 @@ BASE = {"name": "tiny", "zero_shot": {"enabled": False},
         "baselines": {"protonet": {"enabled": False}, "rnn_classifier": {"enabled": False}},
         "seeds": 1, "sources": ["macro"], "feature_modes": ["rate"],
         "data": {"image_dataset": "digits-dvs", "audio_dataset": "spoken-digits",
-                 "builtin": {"per_class_train": 4, "per_class_test": 2}},
+                 "builtin": {"per_class_train": 6, "per_class_test": 2}},
         "lsm": {"image": {"n_neurons": 24}, "audio": {"n_neurons": 24}}}
 METRICS = ["classify.image.macro.accuracy", "energy_per_inference_j.macro",
            "lsm.macro.image.firing.mean_rate"]
