@@ -55,6 +55,37 @@ def local_ray():
     ray.shutdown()
 
 
+# first: before the module's Ray starts (two local Rays would share the 2 CPUs)
+def test_resume_after_kill(tmp_path):
+    """Kill a running sweep (CLI on a local 2-CPU Ray, its whole process group) once rows
+    appear; the rerun skips the finished trials and runs the rest, each exactly once."""
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(tiny_spec(dies={"n": 2})))
+    out = tmp_path / "s"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "rram_lsm", "sweep", str(spec_path), "--out",
+                             str(out), "--data-root", str(tmp_path / "data"), "--max-concurrent", "2",
+                             "--quiet"],
+                            env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if (out / "results.csv").exists() and len(read_rows(out)) >= 1:
+                break
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = {r["key"] for r in read_rows(out)}
+    assert 1 <= len(done) < 8
+    spec = sweep_spec_from_dict(tiny_spec(dies={"n": 2}))
+    o = run_sweep(spec, out, tmp_path / "data", progress=False, executor="serial")
+    assert o.skipped == len(done) and o.ran == 8 - len(done) and o.failed == 0
+    rows = read_rows(out)
+    assert len(rows) == 8 and len({r["key"] for r in rows}) == 8
+
+
 def test_tiny_sweep_on_ray_table_rerun_report(local_ray, tmp_path):
     spec = sweep_spec_from_dict(tiny_spec())
     out = tmp_path / "sweep"
@@ -110,34 +141,6 @@ def test_failing_trial_is_recorded_and_the_sweep_goes_on(local_ray, tmp_path):
     o2 = run_sweep(spec, tmp_path / "s", tmp_path / "data", progress=False, executor="serial")
     assert (o2.skipped, o2.ran, o2.failed) == (1, 2, 0)
     assert len(read_rows(tmp_path / "s")) == 3
-
-
-def test_resume_after_kill(tmp_path):
-    """Kill a running sweep once rows appear; the rerun skips them and runs the rest once."""
-    spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(tiny_spec(dies={"n": 2})))
-    out = tmp_path / "s"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "rram_lsm", "sweep", str(spec_path), "--out",
-                             str(out), "--data-root", str(tmp_path / "data"), "--serial", "--quiet"],
-                            env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None:
-            if (out / "results.csv").exists() and len(read_rows(out)) >= 2:
-                break
-            time.sleep(0.2)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    done = {r["key"] for r in read_rows(out)}
-    assert 2 <= len(done) < 8
-    spec = sweep_spec_from_dict(tiny_spec(dies={"n": 2}))
-    o = run_sweep(spec, out, tmp_path / "data", progress=False, executor="serial")
-    assert o.skipped == len(done) and o.ran == 8 - len(done) and o.failed == 0
-    rows = read_rows(out)
-    assert len(rows) == 8 and len({r["key"] for r in rows}) == 8
 
 
 def test_pareto_front():
