@@ -52,7 +52,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                         force=args.force, progress=not (args.quiet or args.json), trials=trials)
     report = write_report(out)
     if args.json:
-        print(json.dumps({**outcome.to_dict(), "report": str(report)}))
+        from crossbar.validation import finite_or_none
+
+        print(json.dumps(finite_or_none({**outcome.to_dict(), "report": str(report)}),
+                         allow_nan=False))
     else:
         sys.stdout.write(f"sweep {spec.name}: {outcome.trials} trials, {outcome.skipped} already "
                          f"done, {outcome.ran} ran ({outcome.failed} failed) in "
