@@ -58,6 +58,11 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _fmtv(v: Any) -> str:
+    """An axis value for a table: floats to 4 significant digits."""
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def _pick(metrics: list[str], chosen: str | None, words: tuple[str, ...]) -> str | None:
     if chosen in metrics:
         return chosen
@@ -103,7 +108,7 @@ def write_report(folder: str | Path) -> Path:
                       for m in metrics}
         for i, v in enumerate(values):
             cells = [f"{_fmt(stats_by_m[m][i][0])} ± {_fmt(stats_by_m[m][i][1])}" for m in metrics]
-            md.append(f"| {v} | {len(groups[v])} | " + " | ".join(cells) + " |")
+            md.append(f"| {_fmtv(v)} | {len(groups[v])} | " + " | ".join(cells) + " |")
         md.append("")
         numeric = all(_sort_key(v)[0] == 0 for v in values)
         x = np.array([float(v) for v in values]) if numeric else np.arange(len(values))
@@ -172,7 +177,7 @@ def write_report(folder: str | Path) -> Path:
                "| " + " | ".join(f"`{a}`" for a in axes) + f" | `{energy}` | `{acc}` |",
                "|" + "---|" * (len(axes) + 2)]
         for i in front:
-            md.append("| " + " | ".join(str(v) for v in keys[i]) + f" | {_fmt(xy[i][0])} | "
+            md.append("| " + " | ".join(_fmtv(v) for v in keys[i]) + f" | {_fmt(xy[i][0])} | "
                       f"{_fmt(xy[i][1])} |")
         md += ["", "![Pareto front](figures/pareto.png)", ""]
 
@@ -191,7 +196,7 @@ def write_report(folder: str | Path) -> Path:
             vals = [r.get(METRIC + ymetric) for r in ok if r.get(AXIS + first) == v]
             y = float(np.mean([x is not None and x >= thr for x in vals])) if vals else math.nan
             ys.append(y)
-            md.append(f"| {v} | {len(vals)} | {_fmt(y)} |")
+            md.append(f"| {_fmtv(v)} | {len(vals)} | {_fmt(y)} |")
         numeric = all(_sort_key(v)[0] == 0 for v in values)
         fig, ax = plt.subplots(figsize=(4.5, 3.2))
         x = [float(v) for v in values] if numeric else list(range(len(values)))
