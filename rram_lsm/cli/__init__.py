@@ -15,7 +15,7 @@ from crossbar.errors import InputError
 
 # Command-group modules, registered in this order. A module missing from a partial checkout is
 # skipped so that the rest of the CLI keeps working.
-_COMMAND_MODULES = ("macro", "data", "encode", "run", "firmware", "nir", "bmi")
+_COMMAND_MODULES = ("macro", "data", "encode", "run", "firmware", "nir", "bmi", "sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:
