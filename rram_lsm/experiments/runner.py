@@ -10,6 +10,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
@@ -42,6 +43,9 @@ from rram_lsm.experiments.zero_shot import (
     summarise_zero_shot,
 )
 from rram_lsm.io import atomic_write_json, atomic_write_text, prepare_output_dir
+
+if TYPE_CHECKING:
+    from rram_lsm.heads.batched import HeadJob
 
 BUILTIN = ("digits-dvs", "spoken-digits")
 
@@ -143,20 +147,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | 
     if cfg.zero_shot.enabled:
         t = time.perf_counter()
         zc = cfg.zero_shot
-        for pair in zc.held_out_pairs:
-            for seed in cfg.seed_list:
-                pair_idx[(tuple(pair), seed)] = pair_indices(
-                    splits, tuple(pair), zc.class_pool, zc.train_excluded, zc.val_fraction,
-                    zc.max_test_per_class, seed)
-        fsets = _feature_sets(enc, cfg.feature_modes)
-        jobs, indices = [], []
-        for (seed, source) in enc:
-            for mode in cfg.feature_modes:
-                for p in zc.held_out_pairs:
-                    idx = pair_idx[(tuple(p), seed)]
-                    jobs.append(pair_job(fsets[(seed, source, mode)], idx, seed,
-                                         {"source": source, "mode": mode}))
-                    indices.append(idx)
+        pair_idx, fsets, jobs, indices = zero_shot_jobs(cfg, splits, enc)
         if zc.control:
             # the arbitrary-pairing control: same seeds, pairs and features (headline mode), the
             # images relabelled so that audio c pairs with a fixed other digit's images
@@ -234,6 +225,30 @@ def _log_estimate(cfg: ExperimentConfig, jobs: list, quiet: bool) -> None:
     _log(f"zero-shot: {len(jobs)} head trainings (batch {cfg.heads.batch_size}, up to "
          f"{cfg.heads.epochs} epochs): expected ~{est['expected_s']:.0f} s, at most "
          f"{est['max_s']:.0f} s ({1e3 * est['member_epoch_s']:.1f} ms per training epoch)", quiet)
+
+
+def zero_shot_jobs(cfg: ExperimentConfig, splits: dict, enc: dict
+                   ) -> tuple[dict, dict, list[HeadJob], list[PairIndex]]:
+    """The zero-shot grid of ``cfg`` as head-training jobs: one per (seed, source) encoding in
+    ``enc``, feature mode and held-out pair. Returns (pair indices keyed by (pair, seed), the
+    shared feature sets, the jobs, each job's `PairIndex`)."""
+    zc = cfg.zero_shot
+    pair_idx: dict[tuple[tuple[int, int], int], PairIndex] = {}
+    for pair in zc.held_out_pairs:
+        for seed in cfg.seed_list:
+            pair_idx[(tuple(pair), seed)] = pair_indices(
+                splits, tuple(pair), zc.class_pool, zc.train_excluded, zc.val_fraction,
+                zc.max_test_per_class, seed)
+    fsets = _feature_sets(enc, cfg.feature_modes)
+    jobs, indices = [], []
+    for (seed, source) in enc:
+        for mode in cfg.feature_modes:
+            for p in zc.held_out_pairs:
+                idx = pair_idx[(tuple(p), seed)]
+                jobs.append(pair_job(fsets[(seed, source, mode)], idx, seed,
+                                     {"source": source, "mode": mode}))
+                indices.append(idx)
+    return pair_idx, fsets, jobs, indices
 
 
 def _mean_dicts(ds: list[dict]) -> dict:

@@ -67,8 +67,6 @@ def run_point(cfg: ExperimentConfig, splits: dict) -> ExperimentResults:
     from rram_lsm.experiments import runner as r
     from rram_lsm.experiments.encoding import encode_modality
     from rram_lsm.experiments.zero_shot import (
-        pair_indices,
-        pair_job,
         run_pairs_batched,
         summarise_zero_shot,
     )
@@ -92,20 +90,7 @@ def run_point(cfg: ExperimentConfig, splits: dict) -> ExperimentResults:
     if cfg.zero_shot.enabled:
         t = time.perf_counter()
         zc = cfg.zero_shot
-        for pair in zc.held_out_pairs:
-            for seed in cfg.seed_list:
-                pair_idx[(tuple(pair), seed)] = pair_indices(
-                    splits, tuple(pair), zc.class_pool, zc.train_excluded, zc.val_fraction,
-                    zc.max_test_per_class, seed)
-        fsets = r._feature_sets(enc, cfg.feature_modes)
-        jobs, indices = [], []
-        for (seed, source) in enc:
-            for mode in cfg.feature_modes:
-                for p in zc.held_out_pairs:
-                    idx = pair_idx[(tuple(p), seed)]
-                    jobs.append(pair_job(fsets[(seed, source, mode)], idx, seed,
-                                         {"source": source, "mode": mode}))
-                    indices.append(idx)
+        pair_idx, _, jobs, indices = r.zero_shot_jobs(cfg, splits, enc)
         runs = run_pairs_batched(jobs, cfg.heads, zc.patience, indices, device=cfg.device,
                                  workers=cfg.workers)
         zero_shot = summarise_zero_shot(runs, cfg.feature_modes, zc.held_out_pairs)
