@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from crossbar.errors import InputError, MemoryLimitError
 
@@ -143,6 +143,19 @@ def strict_fields_validator(cls: type, value: Any, info: Any) -> Any:
     """Body of a ``field_validator("*", mode="before")``: `check_strict_scalar` for the field."""
     field = cls.model_fields.get(info.field_name)
     return value if field is None else check_strict_scalar(field.annotation, value)
+
+
+class StrictConfig(BaseModel):
+    """Base of every typed config section: unknown keys forbidden, no silent coercion
+    (``"0.01"`` -> 0.01, ``true`` -> 1, ``2.0`` -> 2; `check_strict_scalar`) and no NaN or infinity
+    in any value. Subclasses add ``frozen`` and their own error reporting."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        return strict_fields_validator(cls, value, info)
 
 
 # --- memory budget ----------------------------------------------------------------------------

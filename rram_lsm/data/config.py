@@ -15,16 +15,13 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
-    field_validator,
     model_validator,
 )
 
-from crossbar.validation import format_validation_error, read_yaml_mapping, strict_fields_validator
+from crossbar.validation import StrictConfig, format_validation_error, read_yaml_mapping
 from rram_lsm.errors import ConfigError
 
 LabelMapName = Literal["paper", "tonic"]
@@ -41,16 +38,11 @@ def _format_validation_error(exc: ValidationError, source: str | None) -> str:
 _VALIDATING: ContextVar[bool] = ContextVar("_VALIDATING", default=False)
 
 
-class _Config(BaseModel):
-    """Base of all data configs: frozen, unknown keys forbidden, errors raised as ConfigError."""
+class _Config(StrictConfig):
+    """Base of all data configs: strict values (`StrictConfig`), frozen, errors raised as
+    ConfigError."""
 
-    # no silent coercion ("5" -> 5, true -> 1) and no NaN / infinity in any value
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
-        return strict_fields_validator(cls, value, info)
+    model_config = ConfigDict(frozen=True)
 
     #: Old key -> new key. Keys ending in ``_us`` were microseconds here but microsiemens in
     #: crossbar / lsm / firmware; they are ``_usec`` now. The old names still load, with a warning.

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from crossbar.validation import (
+    StrictConfig,
     check_strict_scalar,
     format_validation_error,
     read_yaml_mapping,
-    strict_fields_validator,
 )
 from rram_lsm.data.config import DataConfig, frame_shape
 from rram_lsm.errors import ConfigError
@@ -31,14 +31,8 @@ Source = Literal["gaussian", "macro", "measured"]
 EXAMPLE = "configs/zero_shot_default.yaml"
 
 
-class _Section(BaseModel):
-    # no silent coercion ("3" -> 3, true -> 1) and no NaN / infinity in any value
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
-        return strict_fields_validator(cls, value, info)
+class _Section(StrictConfig):
+    """A section of the experiment config (strict values, unknown keys forbidden)."""
 
 
 # What an experiment sets itself is not an LSM override: the seed (``seeds``, ``first_seed`` and

@@ -33,7 +33,15 @@ import torch.nn.functional as F
 from rram_lsm.heads.losses import batched_contrastive_loss, batched_similarity, full_batch_loss
 from rram_lsm.heads.models import DualProjection
 from rram_lsm.heads.retrieval import batched_retrieval_topk
-from rram_lsm.heads.train import HeadConfig, RetrievalSet, TrainResult, _torch_threads, train_heads
+from rram_lsm.heads.train import (
+    HeadConfig,
+    RetrievalSet,
+    TrainResult,
+    _torch_threads,
+    select_epochs,
+    train_heads,
+    validation_scores,
+)
 
 _ACT = {"gelu": F.gelu, "relu": F.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
         "identity": lambda x: x}
@@ -373,12 +381,7 @@ def _result(mem: _Member, config: HeadConfig, in_dims: tuple[int, int],
             paper_sets: tuple[str, ...]) -> TrainResult:
     """The member's `TrainResult`, as `train_heads` builds it."""
     history = mem.history
-    val_score = [0.5 * (h["val_a2i_top1"] + h["val_i2a_top1"]) for h in history]
-    best = {"validation": int(np.argmax(val_score))}
-    if all(f"{s}_a2i_top1" in history[0] for s in paper_sets):
-        best["paper"] = int(np.argmax([sum(h[f"{s}_a2i_top1"] for s in paper_sets)
-                                       for h in history]))
-    metrics = {p: {k: v for k, v in history[e].items() if k != "loss"} for p, e in best.items()}
+    best, metrics = select_epochs(history, paper_sets)
     c = config
     model = DualProjection(in_dims[0], in_dims[1], c.proj_dim, c.n_layers, c.activation,
                            c.temperature, c.learn_temperature)
@@ -500,8 +503,7 @@ def _run_chunk(jobs, ids, config, banks, class_ids, dev, splits, patience, paper
                 mem.best_score, mem.best_state = score, ch.member_state(m)
             done = epoch >= config.epochs
             if patience is not None and trained:
-                scores = [0.5 * (h["val_a2i_top1"] + h["val_i2a_top1"]) for h in mem.history]
-                done = done or epoch - int(np.argmax(scores)) >= patience
+                done = done or epoch - int(np.argmax(validation_scores(mem.history))) >= patience
             if done:
                 keep[m] = False
                 results[mem.job_index] = _result(mem, config, in_dims, paper_sets)

@@ -154,20 +154,32 @@ def train_heads(train_audio: np.ndarray, train_image: np.ndarray, train_labels: 
                 count += idx.numel()
             record(epoch, total / max(count, 1))
             if patience is not None:
-                scores = [0.5 * (h["val_a2i_top1"] + h["val_i2a_top1"]) for h in history]
-                if epoch - int(np.argmax(scores)) >= patience:
+                if epoch - int(np.argmax(validation_scores(history))) >= patience:
                     break
 
     # epoch 0 (untrained) competes too: a run that never beats it says so
-    val_score = [0.5 * (h["val_a2i_top1"] + h["val_i2a_top1"]) for h in history]
-    best = {"validation": int(np.argmax(val_score))}
+    best, metrics = select_epochs(history, paper_sets)
+    model.load_state_dict(best_state["state"])
+    model.eval()
+    return TrainResult(history=history, best_epoch=best, metrics=metrics, model=model, norm=norm)
+
+
+def validation_scores(history: list[dict]) -> list[float]:
+    """Per epoch, the mean validation top-1 of both retrieval directions (selection and early
+    stopping use it)."""
+    return [0.5 * (h["val_a2i_top1"] + h["val_i2a_top1"]) for h in history]
+
+
+def select_epochs(history: list[dict], paper_sets: tuple[str, ...]) -> tuple[dict, dict]:
+    """The selected epoch per protocol and its metrics: ``validation`` = best mean validation
+    top-1 (both directions), ``paper`` = best summed test top-1 a2i over ``paper_sets`` (the
+    authors' test-set selection; only when those sets were evaluated)."""
+    best = {"validation": int(np.argmax(validation_scores(history)))}
     if all(f"{s}_a2i_top1" in history[0] for s in paper_sets):
         best["paper"] = int(np.argmax([sum(h[f"{s}_a2i_top1"] for s in paper_sets)
                                        for h in history]))
     metrics = {p: {k: v for k, v in history[e].items() if k != "loss"} for p, e in best.items()}
-    model.load_state_dict(best_state["state"])
-    model.eval()
-    return TrainResult(history=history, best_epoch=best, metrics=metrics, model=model, norm=norm)
+    return best, metrics
 
 
 def embed(result: TrainResult, features: np.ndarray, modality: str) -> np.ndarray:

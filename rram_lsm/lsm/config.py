@@ -28,15 +28,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     create_model,
-    field_validator,
     model_serializer,
     model_validator,
 )
 
 from crossbar.defaults import DEFAULT_PRESET
-from crossbar.validation import format_validation_error, read_yaml_mapping, strict_fields_validator
+from crossbar.validation import StrictConfig, format_validation_error, read_yaml_mapping
 from rram_lsm.errors import ConfigError
 from rram_lsm.lsm.defaults import MODALITY_DEFAULTS, modality_defaults
 
@@ -56,16 +54,10 @@ def _format_validation_error(exc: ValidationError, source: str | None) -> str:
 _VALIDATING: ContextVar[bool] = ContextVar("_VALIDATING", default=False)
 
 
-class _Config(BaseModel):
-    """Base: frozen, unknown keys forbidden, validation errors raised as `ConfigError`."""
+class _Config(StrictConfig):
+    """Base: strict values (`StrictConfig`), frozen, validation errors raised as `ConfigError`."""
 
-    # no silent coercion ("0.01" -> 0.01, true -> 1) and no NaN / infinity in any value
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
-        return strict_fields_validator(cls, value, info)
+    model_config = ConfigDict(frozen=True)
 
     def __init__(self, **data: Any) -> None:
         if _VALIDATING.get():
@@ -258,15 +250,11 @@ def partial_model(model: type[BaseModel], name: str, exclude: frozenset[str] = f
                         **fields)
 
 
-class _Overrides(BaseModel):
-    """Base of `partial_model`s: frozen, unknown keys forbidden, dumps only the keys given."""
+class _Overrides(StrictConfig):
+    """Base of `partial_model`s: strict values (`StrictConfig`), frozen, dumps only the keys
+    given."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
-        return strict_fields_validator(cls, value, info)
+    model_config = ConfigDict(frozen=True)
 
     @model_serializer(mode="wrap")
     def _only_given(self, handler: Any) -> dict[str, Any]:
