@@ -475,13 +475,13 @@ def run_bmi_experiment(cfg: BmiConfig | str | os.PathLike | None, out_dir: str |
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         refuse_overwrite(out, force)  # a non-empty run folder needs force
-    out.mkdir(parents=True, exist_ok=True)
 
     def say(msg: str) -> None:
         if not quiet:
             print(f"[{time.perf_counter() - t0:7.1f}s] {msg}", flush=True)
 
     data = load_bmi_data(cfg, data_root)
+    out.mkdir(parents=True, exist_ok=True)  # only once the inputs are there (nothing half-made)
     say(f"data: {data.info['n_neural']} neural trials, {data.info['n_images']} images")
     frames_n = data.neural
     frames_i = {s: rate_code(data.images[s], cfg.encoder.image_steps, cfg.encoder.image_rate_scale,

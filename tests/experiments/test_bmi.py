@@ -112,6 +112,7 @@ def test_cli_guard_and_missing_real_data(tiny_run, tmp_path, capsys):
                                                      "letters_dir": "emnist"}}))
     assert main(["bmi", str(real), "--out", str(tmp_path / "o"), "--data-root", str(tmp_path)]) == 2
     assert "singleLetters.mat" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # no run folder is made before the inputs are there
 
 
 @pytest.mark.parametrize("name", ["zero_shot_bmi_builtin.yaml", "zero_shot_bmi_willett_emnist.yaml"])
