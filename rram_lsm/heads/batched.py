@@ -2,8 +2,8 @@
 
 Every member is one `train_heads` run (a `HeadJob`: features, training / validation / test rows,
 seed). Members with the same feature sizes train together as stacked parameters ([k, out, in]
-per layer, `torch.baddbmm`): one forward, one backward and one Adam step serve all k members of a
-chunk. Each member keeps what makes it the same function as its stand-alone training:
+per layer): one forward, one backward and one (fused) Adam step serve all k members of a chunk.
+Each member keeps what makes it the same function as its stand-alone training:
 
 - the same initialisation (its `DualProjection` is built after ``torch.manual_seed(seed)``, then
   stacked) and the same batch order (``torch.randperm`` from its own generator, seeded alike);
@@ -14,7 +14,14 @@ chunk. Each member keeps what makes it the same function as its stand-alone trai
   chunk is compacted), its best state kept.
 
 Evaluation (validation and test retrieval, top-1 / top-5) is batched as well, on the distinct rows
-of each set (test pairs reuse samples) with `batched_retrieval_both`.
+of each set (test pairs reuse samples) with `batched_retrieval_both`; the inputs and class masks
+of those sets are gathered once per chunk.
+
+Where the time goes on a CPU (1000-d features): the head's matrix products. A wide first layer
+(``ONEDNN_MIN_IN`` inputs or more) therefore runs member by member through torch's oneDNN fp32
+linear (`_MemberLinear`), which uses AVX-512 where MKL's batched product does not (AMD CPUs);
+narrow layers use one batched product (`_StackedLinear`). Both are exact fp32 (they differ from
+``nn.Linear`` only in the order of the sums, as any two GEMM libraries do).
 
 Chunks are sized so that one chunk's parameters, Adam state and activations stay in the CPU
 cache; on CUDA one chunk can hold every member.
@@ -596,8 +603,25 @@ def _class_ids(jobs: Sequence[HeadJob]) -> dict:
 def _train_chunks(jobs: list[HeadJob], config: HeadConfig, patience, paper_sets, device: str,
                   threads: int) -> list[TrainResult]:
     """One chunk in a worker process (picklable entry point)."""
-    return train_heads_batched(jobs, config, patience, paper_sets, device, threads,
-                               chunk=len(jobs), workers=1)
+    try:
+        return train_heads_batched(jobs, config, patience, paper_sets, device, threads,
+                                   chunk=len(jobs), workers=1)
+    finally:
+        _return_freed_memory()
+
+
+def _return_freed_memory() -> None:
+    """Hand the chunk's freed buffers back to the OS (glibc keeps freed heap memory). joblib's
+    worker processes restart when their resident size has grown by 300 MB since their first
+    task, and a restart costs seconds (importing torch again)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def _run_chunk(jobs, ids, config, banks, class_ids, dev, patience, paper_sets, in_dims,
