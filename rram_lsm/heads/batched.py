@@ -300,7 +300,8 @@ class _Chunk:
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         # Adam's step count per parameter tensor and member (the fused update increments each)
-        self.steps = torch.zeros((len(self.params), len(job_ids)), dtype=torch.float32)
+        self.steps = torch.zeros((len(self.params), len(job_ids)), dtype=torch.float32,
+                                 device=device)  # fused Adam wants them with the parameters
 
         self.dims = {"audio": da, "image": di}
 
