@@ -71,7 +71,9 @@ def _onednn_linear():
 
 
 _LINEAR = _onednn_linear()
-ONEDNN_MIN_IN = 512  # below this input size one batched MKL product per chunk is faster
+# member-by-member oneDNN products pay off from this input size and this many rows per member;
+# below (e.g. the paper's batch of 8), one batched product per chunk is faster
+ONEDNN_MIN_IN, ONEDNN_MIN_ROWS = 512, 32
 
 
 class _StackedLinear(torch.autograd.Function):
@@ -116,7 +118,7 @@ class _MemberLinear(torch.autograd.Function):
 
 def _use_onednn(x: torch.Tensor) -> bool:
     return _LINEAR is not None and x.device.type == "cpu" and x.dtype == torch.float32 \
-        and x.shape[-1] >= ONEDNN_MIN_IN
+        and x.shape[-1] >= ONEDNN_MIN_IN and x.shape[-2] >= ONEDNN_MIN_ROWS
 
 
 @dataclass

@@ -174,6 +174,7 @@ def test_each_member_equals_its_stand_alone_training(update):
 def test_members_trained_through_onednn_equal_their_stand_alone_training(update, monkeypatch):
     # wide first layers go member by member through oneDNN (`_MemberLinear`); force that path
     monkeypatch.setattr(batched_mod, "ONEDNN_MIN_IN", 1)
+    monkeypatch.setattr(batched_mod, "ONEDNN_MIN_ROWS", 1)
     jobs, atr, itr = _jobs()
     cfg = HeadConfig(epochs=12, batch_size=32, **update)
     seq = [train_job_sequential(j, cfg, patience=4) for j in jobs]
