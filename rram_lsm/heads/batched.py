@@ -118,7 +118,8 @@ class _MemberLinear(torch.autograd.Function):
 
 def _use_onednn(x: torch.Tensor) -> bool:
     return _LINEAR is not None and x.device.type == "cpu" and x.dtype == torch.float32 \
-        and x.shape[-1] >= ONEDNN_MIN_IN and x.shape[-2] >= ONEDNN_MIN_ROWS
+        and not x.requires_grad and x.shape[-1] >= ONEDNN_MIN_IN \
+        and x.shape[-2] >= ONEDNN_MIN_ROWS
 
 
 @dataclass
