@@ -179,11 +179,13 @@ BATCHED_LOSSES = {"clip": _b_clip, "soft_clip": _b_soft_clip, "supcon": _b_supco
                   "proto": _b_proto}
 
 
-def batched_similarity(a: torch.Tensor, i: torch.Tensor, metric: str = "dot") -> torch.Tensor:
-    """`similarity` of every member: [M, Qa, d] x [M, Qi, d] -> [M, Qa, Qi]."""
+def batched_similarity(a: torch.Tensor, i: torch.Tensor, metric: str = "dot",
+                       out: torch.Tensor | None = None) -> torch.Tensor:
+    """`similarity` of every member: [M, Qa, d] x [M, Qi, d] -> [M, Qa, Qi] (into ``out`` when
+    given, e.g. a buffer reused between evaluations)."""
     if metric == "cosine":
         a, i = F.normalize(a, dim=-1), F.normalize(i, dim=-1)
-    return a @ i.transpose(1, 2)
+    return torch.bmm(a, i.transpose(1, 2), out=out)
 
 
 def batched_contrastive_loss(name: str, a: torch.Tensor, i: torch.Tensor, y: torch.Tensor,

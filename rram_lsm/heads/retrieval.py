@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 import torch
 
@@ -36,6 +38,44 @@ def chance_top1(q_labels, g_labels) -> float:
     return float(np.mean([frac.get(c, 0.0) for c in q.tolist()]))
 
 
+def same_class_mask(q_labels: torch.Tensor, g_labels: torch.Tensor, q_weight: torch.Tensor,
+                    g_weight: torch.Tensor) -> torch.Tensor:
+    """[M, Q, G] bool: query q and gallery item g have the same class and both are in the set
+    (weight > 0). Its transpose is the mask of the other retrieval direction."""
+    return ((q_labels[:, :, None] == g_labels[:, None, :]) & (q_weight > 0)[:, :, None]
+            & (g_weight > 0)[:, None, :])
+
+
+@dataclass
+class RetrievalMasks:
+    """What `batched_retrieval_both` needs besides the similarities; fixed for a retrieval set,
+    so a training computes it once. Shapes: M members, Q distinct queries, G distinct gallery
+    rows."""
+
+    other: torch.Tensor  # [M, Q, G] bool: not (same class and both in the set)
+    has_q: torch.Tensor  # [M, Q] the query has a same-class gallery item
+    has_g: torch.Tensor  # [M, G] the gallery item has a same-class query
+    q_w: torch.Tensor  # [M, Q] float32 multiplicity of each query row (0: padding)
+    g_w: torch.Tensor  # [M, G]
+
+    @classmethod
+    def of(cls, q_labels: torch.Tensor, g_labels: torch.Tensor, q_weight: torch.Tensor,
+           g_weight: torch.Tensor) -> RetrievalMasks:
+        same = same_class_mask(q_labels, g_labels, q_weight, g_weight)
+        return cls(~same, same.any(2), same.any(1), q_weight.to(torch.float32),
+                   g_weight.to(torch.float32))
+
+    def select(self, keep: torch.Tensor) -> RetrievalMasks:
+        return RetrievalMasks(*(getattr(self, f.name)[keep] for f in fields(self)))
+
+
+def _buffer(work: dict, name: str, like: torch.Tensor) -> torch.Tensor:
+    t = work.get(name)
+    if t is None or t.shape != like.shape or t.dtype != like.dtype or t.device != like.device:
+        t = work[name] = torch.empty_like(like)
+    return t
+
+
 def batched_retrieval_topk(sim: torch.Tensor, q_labels: torch.Tensor, g_labels: torch.Tensor,
                            q_weight: torch.Tensor, g_weight: torch.Tensor,
                            ks: tuple[int, ...] = (1, 5)) -> torch.Tensor:
@@ -51,13 +91,30 @@ def batched_retrieval_topk(sim: torch.Tensor, q_labels: torch.Tensor, g_labels: 
     Returns [len(ks), M] fractions, computed as a float32 mean over the queries like
     `retrieval_topk`.
     """
-    in_gallery = g_weight > 0
-    same = (q_labels[:, :, None] == g_labels[:, None, :]) & in_gallery[:, None, :]
-    best_pos = sim.masked_fill(~same, float("-inf")).amax(-1)  # [M, Q]
-    above = (sim > best_pos[..., None]).to(sim.dtype)
-    n_above = (above @ g_weight.to(sim.dtype)[:, :, None]).squeeze(-1)  # [M, Q]
-    has_pos = same.any(-1)
-    w = q_weight.to(torch.float32)
-    den = w.sum(-1)
-    out = [((w * (has_pos & (n_above < k)).to(torch.float32)).sum(-1) / den) for k in ks]
-    return torch.stack(out)
+    masks = RetrievalMasks.of(q_labels, g_labels, q_weight, g_weight)
+    return batched_retrieval_both(sim, masks, ks)[0]
+
+
+def batched_retrieval_both(sim: torch.Tensor, masks: RetrievalMasks, ks: tuple[int, ...] = (1, 5),
+                           work: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`batched_retrieval_topk` in both directions from one similarity matrix: queries -> gallery
+    (rows of ``sim`` [M, Q, G]) and gallery -> queries (its columns), without transposing it.
+    ``work``: a dict the caller keeps between calls; the [M, Q, G] temporaries live there (fresh
+    tensors of that size cost their page faults, more than the arithmetic).
+    Returns ([len(ks), M], [len(ks), M]) fractions."""
+    work = {} if work is None else work
+    masked = _buffer(work, "masked", sim).copy_(sim).masked_fill_(masks.other, float("-inf"))
+    out = []
+    for dim, has_pos, w_q, w_g in ((2, masks.has_q, masks.q_w, masks.g_w),
+                                   (1, masks.has_g, masks.g_w, masks.q_w)):
+        best = masked.amax(dim, keepdim=True)  # the most similar same-class item per query
+        above = torch.gt(sim, best, out=_buffer(work, "above", sim))
+        # gallery items strictly above it, counted with multiplicity (a weighted sum over dim)
+        if dim == 2:
+            n_above = (above @ w_g.to(sim.dtype)[:, :, None]).squeeze(-1)
+        else:
+            n_above = (w_g.to(sim.dtype)[:, None, :] @ above).squeeze(1)
+        den = w_q.sum(-1)
+        out.append(torch.stack([(w_q * (has_pos & (n_above < k)).to(torch.float32)).sum(-1) / den
+                                for k in ks]))
+    return out[0], out[1]

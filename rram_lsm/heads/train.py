@@ -114,7 +114,7 @@ def train_heads(train_audio: np.ndarray, train_image: np.ndarray, train_labels: 
             model = DualProjection(train_audio.shape[1], train_image.shape[1], config.proj_dim,
                                    config.n_layers, config.activation, config.temperature,
                                    config.learn_temperature)
-        opt = torch.optim.Adam(model.parameters(), lr=config.lr, foreach=True)
+        opt = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
         ta, ti = prep(train_audio, "audio"), prep(train_image, "image")
         ty = torch.as_tensor(np.asarray(train_labels, dtype=np.int64))
         n = ta.shape[0]

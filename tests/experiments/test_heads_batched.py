@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from rram_lsm.experiments.results import Timings
+from rram_lsm.heads import batched as batched_mod
 from rram_lsm.heads.batched import (
     FeatureSet,
     HeadJob,
@@ -20,7 +21,12 @@ from rram_lsm.heads.batched import (
 )
 from rram_lsm.heads.losses import LOSSES, batched_contrastive_loss, contrastive_loss, full_batch_loss
 from rram_lsm.heads.probe import linear_probe, linear_probes
-from rram_lsm.heads.retrieval import batched_retrieval_topk, retrieval_topk
+from rram_lsm.heads.retrieval import (
+    RetrievalMasks,
+    batched_retrieval_both,
+    batched_retrieval_topk,
+    retrieval_topk,
+)
 from rram_lsm.heads.train import HeadConfig
 
 # --- losses and retrieval --------------------------------------------------------------------------
@@ -70,6 +76,14 @@ def test_batched_retrieval_equals_retrieval_topk_with_duplicates():
         got = batched_retrieval_topk(sim, torch.as_tensor(ql[qu])[None], torch.as_tensor(gl[gu])[None],
                                      torch.as_tensor(qc)[None], torch.as_tensor(gc)[None], (1, 5))
         assert tuple(float(v) for v in got[:, 0]) == ref
+        # the other direction from the same matrix (its columns): gallery items as queries
+        ref_back = retrieval_topk(torch.as_tensor(gi[g_idx]), torch.as_tensor(qa[q_idx]), gl[g_idx],
+                                  ql[q_idx], (1, 5))
+        masks = RetrievalMasks.of(torch.as_tensor(ql[qu])[None], torch.as_tensor(gl[gu])[None],
+                                  torch.as_tensor(qc)[None], torch.as_tensor(gc)[None])
+        fwd, back = batched_retrieval_both(sim, masks, (1, 5))
+        assert torch.equal(fwd, got)
+        assert tuple(float(v) for v in back[:, 0]) == ref_back
 
 
 # --- batched training vs the sequential reference ------------------------------------------------
@@ -151,6 +165,23 @@ def test_each_member_equals_its_stand_alone_training(update):
     _assert_same(seq, bat, atr, itr)
 
 
+@pytest.mark.skipif(batched_mod._LINEAR is None, reason="this torch build has no oneDNN linear")
+@pytest.mark.parametrize("update", [
+    {},
+    {"loss": "clip", "n_layers": 2, "learn_temperature": True, "temperature": 0.5,
+     "standardize": True},
+])
+def test_members_trained_through_onednn_equal_their_stand_alone_training(update, monkeypatch):
+    # wide first layers go member by member through oneDNN (`_MemberLinear`); force that path
+    monkeypatch.setattr(batched_mod, "ONEDNN_MIN_IN", 1)
+    monkeypatch.setattr(batched_mod, "ONEDNN_MIN_ROWS", 1)
+    jobs, atr, itr = _jobs()
+    cfg = HeadConfig(epochs=12, batch_size=32, **update)
+    seq = [train_job_sequential(j, cfg, patience=4) for j in jobs]
+    bat = train_heads_batched(jobs, cfg, patience=4, chunk=3)
+    _assert_same(seq, bat, atr, itr)
+
+
 def test_feature_sizes_group_and_worker_processes_give_the_same_results():
     jobs, atr, itr = _jobs(2)
     small, _, _ = _jobs(2, dims=(8, 6), seed=1)
@@ -167,12 +198,13 @@ def test_stacked_adam_equals_torch_adam_per_member():
     torch.manual_seed(0)
     p0 = torch.randn(3, 5, 7)
     ref = [torch.nn.Parameter(p0[m].clone()) for m in range(3)]
-    opts = [torch.optim.Adam([r], lr=1e-3, foreach=True) for r in ref]
+    opts = [torch.optim.Adam([r], lr=1e-3, fused=True) for r in ref]  # as train_heads
     chunk = _Chunk.__new__(_Chunk)  # only the optimiser state is needed
     chunk.config = HeadConfig()
     chunk.params = [p0.clone().requires_grad_()]
     chunk.exp_avg, chunk.exp_avg_sq = [torch.zeros_like(p0)], [torch.zeros_like(p0)]
-    chunk.steps = np.zeros(3, dtype=np.int64)
+    chunk.steps = torch.zeros((1, 3))
+    chunk._member_weights = {}
     for step in range(15):
         g = torch.randn(3, 5, 7)
         active = np.array([True, step % 3 != 0, step < 5])  # members skip steps (ragged sizes)
