@@ -279,9 +279,11 @@ def _classify(cfg: ExperimentConfig, enc: dict, frames: dict,
     for m in ("image", "audio"):
         ytr, yte = labels[m]["train"], labels[m]["test"]
         if cc.raw_baselines:
-            flat_tr = frames[m]["train"].reshape(len(ytr), -1).astype(np.float32)
-            flat_te = frames[m]["test"].reshape(len(yte), -1).astype(np.float32)
-            # raw input with and without PCA share one standardisation and Gram matrix per fit
+            # frames in their own dtype (uint8 counts: a quarter of float32 to ship to a worker;
+            # the probe promotes them to float64 as it standardises); raw input with and without
+            # PCA share one standardisation and Gram matrix per fit
+            flat_tr = frames[m]["train"].reshape(len(ytr), -1)
+            flat_te = frames[m]["test"].reshape(len(yte), -1)
             tasks.append(((m, "raw"), (flat_tr, ytr, flat_te, yte), {**base, "seed": 0},
                           (None, cc.pca_components)))
             tasks.append(((m, "raw_time_summed"), (frames[m]["train"].sum(1).astype(np.float32), ytr,
