@@ -161,10 +161,14 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | 
                                          {"source": source, "mode": mode, "control": True}))
                     indices.append(idx)
         _log_estimate(cfg, jobs, quiet)
+        from rram_lsm.experiments.figures import keeps_heads
+
         with _bar(len(jobs), "head trainings", quiet) as bar:
+            # the heads of one run are kept for the figures (no retraining there)
             zs_results = run_pairs_batched(jobs, cfg.heads, zc.patience, indices,
                                            device=cfg.device, workers=cfg.workers,
-                                           on_done=lambda _: bar.update())
+                                           on_done=lambda _: bar.update(),
+                                           keep_heads=keeps_heads(cfg))
         timings["zero_shot_s"] = time.perf_counter() - t
         timings["zero_shot_trainings"] = len(zs_results)
         timings["zero_shot_epochs"] = sum(len(r.history) - 1 for r in zs_results)
