@@ -13,7 +13,10 @@ The ridge path is closed form and shares its linear algebra:
   same input (raw input with and without PCA);
 - each regularisation value is one Cholesky solve of ``Gram + alpha I`` (a few times cheaper than
   the eigendecomposition it replaces; the same solution), the full fit one more;
-- the PCA takes only the top-k eigenpairs (LAPACK ``syevr`` on the CPU).
+- the PCA takes only the top-k eigenpairs (LAPACK ``syevr`` on the CPU);
+- inputs keep their dtype (uint8 frames stay uint8 until standardised) and the z-scores of the
+  validation fit and the full fit share two buffers (`standardise`): with inputs of ~10^4
+  features, fresh memory and float64 copies cost more than the arithmetic.
 
 Arithmetic is float64 throughout (the accuracies are those of the eigendecomposition path to
 rounding). ``device="cuda"`` runs the ridge path in torch on the GPU.
