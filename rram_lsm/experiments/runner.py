@@ -8,7 +8,6 @@ import datetime as _dt
 import os
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,7 +96,6 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | 
     """Run ``cfg`` end to end into ``out_dir`` (config.yaml, metrics.json, report.md, figures/,
     zero_shot_runs.json) and return its results; ``data_root`` holds (or receives) the data."""
     t_start = time.perf_counter()
-    warm = _start_workers(cfg)
     out_dir = Path(out_dir)
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "config.yaml",
@@ -162,8 +160,6 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | 
                     jobs.append(pair_job(fsets[(seed, source, mode)], idx, seed,
                                          {"source": source, "mode": mode, "control": True}))
                     indices.append(idx)
-        if warm is not None:
-            warm.join()  # one executor: the warm-up's call has ended before the trainers' starts
         _log_estimate(cfg, jobs, quiet)
         from rram_lsm.experiments.figures import keeps_heads
 
@@ -220,31 +216,6 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | 
         atomic_write_json(out_dir / "zero_shot_runs.json", [r.to_dict() for r in zs_results])
     _log(results.timings.table(results.runtime_s), quiet)
     return results
-
-
-def _start_workers(cfg: ExperimentConfig) -> threading.Thread | None:
-    """Start the worker processes of the head trainings in the background (None when the run
-    trains in-process): they spawn and import torch and the trainer while this process loads
-    the data and the LSM features, instead of after. The same joblib / loky call as the
-    trainers' (`Parallel(n_jobs=workers, backend="loky")`), so they reuse these processes."""
-    if cfg.workers <= 1 or cfg.device != "cpu" or not cfg.zero_shot.enabled:
-        return None
-
-    def warm() -> None:
-        import importlib
-
-        from joblib import Parallel, delayed
-
-        try:
-            Parallel(n_jobs=cfg.workers, backend="loky")(
-                delayed(importlib.import_module)("rram_lsm.heads.batched")
-                for _ in range(cfg.workers))
-        except Exception:  # noqa: BLE001 -- best effort: the trainers report real failures
-            pass
-
-    thread = threading.Thread(target=warm, name="rram-lsm-start-workers", daemon=True)
-    thread.start()
-    return thread
 
 
 def _log_estimate(cfg: ExperimentConfig, jobs: list, quiet: bool) -> None:
