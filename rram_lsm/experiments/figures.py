@@ -3,6 +3,7 @@ training curves."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +52,22 @@ def make_figures(fig_dir: Path, cfg, splits: dict, enc: dict, zs_results: list[P
     if zs_results and zero_shot is not None:
         made += _zero_shot_bars(fig_dir, zero_shot)
         made += _training_curves(fig_dir, zs_results, cfg)
-        made += _similarity_and_embedding(fig_dir, cfg, enc, splits)
+        made += _similarity_and_embedding(fig_dir, cfg, enc, splits, zs_results)
     return made
+
+
+def embedding_run(cfg) -> tuple[int, str, str, tuple[int, int]]:
+    """(seed, source, mode, held-out pair) of the heads the similarity and embedding figures
+    show: the first seed, the last weight source, the headline feature mode, the first pair."""
+    return (cfg.seed_list[0], cfg.sources[-1], cfg.feature_modes[0],
+            tuple(cfg.zero_shot.held_out_pairs[0]))
+
+
+def keeps_heads(cfg) -> Callable[[PairRun], bool]:
+    """For `run_pairs_batched(keep_heads=...)`: True for the (non-control) run whose trained
+    heads the figures show (see `embedding_run`), so the figures need no training of their own."""
+    want = embedding_run(cfg)
+    return lambda r: not r.control and (r.seed, r.source, r.mode, tuple(r.pair)) == want
 
 
 def _zero_shot_bars(fig_dir: Path, zero_shot: ZeroShotResults) -> list[str]:
@@ -109,24 +124,31 @@ def _training_curves(fig_dir: Path, zs_results: list[PairRun], cfg) -> list[str]
     return [p.name]
 
 
-def _similarity_and_embedding(fig_dir: Path, cfg, enc: dict, splits: dict) -> list[str]:
-    """Retrain one configuration in-process to look at its embeddings."""
+def _similarity_and_embedding(fig_dir: Path, cfg, enc: dict, splits: dict,
+                              zs_results: list[PairRun] = ()) -> list[str]:
+    """Similarity matrix and 2-D PCA of the test embeddings under the heads of `embedding_run`:
+    those the zero-shot stage kept (``run.heads``), else retrained here (the same seed and
+    validation-selected epoch, so the same heads up to float rounding)."""
     from matplotlib import colormaps
 
     from rram_lsm.experiments.zero_shot import pair_indices
-    from rram_lsm.heads.train import RetrievalSet, embed, train_heads
+    from rram_lsm.heads.train import embed
 
-    seed, source, mode = cfg.seed_list[0], cfg.sources[-1], cfg.feature_modes[0]
-    pair = tuple(cfg.zero_shot.held_out_pairs[0])
+    seed, source, mode, pair = embedding_run(cfg)
     zc = cfg.zero_shot
     idx = pair_indices(splits, pair, zc.class_pool, zc.train_excluded, zc.val_fraction,
                        zc.max_test_per_class, seed)
     e = enc[(seed, source)]
     fi = {s: e["image"].features(mode, s) for s in ("train", "test")}
     fa = {s: e["audio"].features(mode, s) for s in ("train", "test")}
-    val = RetrievalSet(fa["train"][idx.val_aud], idx.val_y, fi["train"][idx.val_img], idx.val_y)
-    res = train_heads(fa["train"][idx.train_aud], fi["train"][idx.train_img], idx.train_y, val, {},
-                      cfg.heads, seed=seed, patience=zc.patience)
+    wanted = keeps_heads(cfg)
+    res = next((r.heads for r in zs_results if r.heads is not None and wanted(r)), None)
+    if res is None:
+        from rram_lsm.heads.train import RetrievalSet, train_heads
+
+        val = RetrievalSet(fa["train"][idx.val_aud], idx.val_y, fi["train"][idx.val_img], idx.val_y)
+        res = train_heads(fa["train"][idx.train_aud], fi["train"][idx.train_img], idx.train_y, val,
+                          {}, cfg.heads, seed=seed, patience=zc.patience)
     aud_i = np.concatenate([idx.seen_aud, idx.unseen_aud])
     img_i = np.concatenate([idx.seen_img, idx.unseen_img])
     y = np.concatenate([idx.seen_y, idx.unseen_y])
@@ -134,7 +156,17 @@ def _similarity_and_embedding(fig_dir: Path, cfg, enc: dict, splits: dict) -> li
     ea = embed(res, fa["test"][aud_i], "audio")[order]
     ei = embed(res, fi["test"][img_i], "image")[order]
     ys = y[order]
-    sim = ea @ ei.T
+    # small matrices right after torch work: one BLAS thread (threads woken while torch's are
+    # still spinning can take a second on a busy machine for a millisecond of arithmetic)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        sim = ea @ ei.T
+        # 2-D PCA of both modalities' embeddings
+        both = np.concatenate([ea, ei])
+        both = both - both.mean(0)
+        _, _, vt = np.linalg.svd(both, full_matrices=False)
+        xy = both @ vt[:2].T
     fig, ax = _figure(figsize=(6.5, 5.5))
     im = ax.imshow(sim, cmap="magma", interpolation="nearest")
     bounds = np.flatnonzero(np.diff(ys)) + 0.5
@@ -153,11 +185,6 @@ def _similarity_and_embedding(fig_dir: Path, cfg, enc: dict, splits: dict) -> li
     fig.tight_layout()
     p1 = fig_dir / "similarity.png"
     fig.savefig(p1, dpi=110)
-    # 2-D PCA of both modalities' embeddings
-    both = np.concatenate([ea, ei])
-    both = both - both.mean(0)
-    _, _, vt = np.linalg.svd(both, full_matrices=False)
-    xy = both @ vt[:2].T
     fig, ax = _figure(figsize=(6.5, 5.5))
     cmap = colormaps["tab10"]
     n = len(ea)

@@ -273,6 +273,9 @@ class PairRun:
     # gallery classes (identity first): "a2i", "i2a", "both" -> [n_assignments] fractions
     permutation: dict[str, list[float]] | None = None
     control: bool = False  # True: a run of the arbitrary-pairing control
+    # in memory only, never written: the validation-selected heads (a `TrainResult`) when the
+    # trainer was asked to keep them (the run's figures embed test samples with them)
+    heads: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         out = {"pair": list(self.pair), "seed": self.seed, "best_epoch": dict(self.best_epoch),

@@ -161,10 +161,14 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, data_root: str | 
                                          {"source": source, "mode": mode, "control": True}))
                     indices.append(idx)
         _log_estimate(cfg, jobs, quiet)
+        from rram_lsm.experiments.figures import keeps_heads
+
         with _bar(len(jobs), "head trainings", quiet) as bar:
+            # the heads of one run are kept for the figures (no retraining there)
             zs_results = run_pairs_batched(jobs, cfg.heads, zc.patience, indices,
                                            device=cfg.device, workers=cfg.workers,
-                                           on_done=lambda _: bar.update())
+                                           on_done=lambda _: bar.update(),
+                                           keep_heads=keeps_heads(cfg))
         timings["zero_shot_s"] = time.perf_counter() - t
         timings["zero_shot_trainings"] = len(zs_results)
         timings["zero_shot_epochs"] = sum(len(r.history) - 1 for r in zs_results)
@@ -279,9 +283,11 @@ def _classify(cfg: ExperimentConfig, enc: dict, frames: dict,
     for m in ("image", "audio"):
         ytr, yte = labels[m]["train"], labels[m]["test"]
         if cc.raw_baselines:
-            flat_tr = frames[m]["train"].reshape(len(ytr), -1).astype(np.float32)
-            flat_te = frames[m]["test"].reshape(len(yte), -1).astype(np.float32)
-            # raw input with and without PCA share one standardisation and Gram matrix per fit
+            # frames in their own dtype (uint8 counts: a quarter of float32 to ship to a worker;
+            # the probe promotes them to float64 as it standardises); raw input with and without
+            # PCA share one standardisation and Gram matrix per fit
+            flat_tr = frames[m]["train"].reshape(len(ytr), -1)
+            flat_te = frames[m]["test"].reshape(len(yte), -1)
             tasks.append(((m, "raw"), (flat_tr, ytr, flat_te, yte), {**base, "seed": 0},
                           (None, cc.pca_components)))
             tasks.append(((m, "raw_time_summed"), (frames[m]["train"].sum(1).astype(np.float32), ytr,

@@ -12,6 +12,7 @@ paired with the images of a fixed other digit sigma(c)) can run beside the real 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,11 +132,13 @@ def pair_job(features: FeatureSet, idx: PairIndex, seed: int, tag: object = None
 
 def run_pairs_batched(jobs: list[HeadJob], heads: HeadConfig, patience: int | None,
                       indices: list[PairIndex], device: str = "cpu", workers: int = 1,
-                      on_done=None) -> list[PairRun]:
+                      on_done=None, keep_heads: Callable[[PairRun], bool] | None = None
+                      ) -> list[PairRun]:
     """Train every job as one batched model (`train_heads_batched`; per job the same result as
     `run_pair`) and return one `PairRun` per job, in job order; ``indices[k]`` is job k's
     pair; a job's ``tag`` may be a dict with ``source`` and ``mode``. ``workers``: CPU
-    processes (one torch thread each)."""
+    processes (one torch thread each). ``keep_heads(run)``: True for the runs whose trained
+    heads (`TrainResult`) stay in memory as ``run.heads`` (e.g. for figures; never written)."""
     results: list[TrainResult] = train_heads_batched(jobs, heads, patience=patience, device=device,
                                                      threads=1, workers=workers, on_done=on_done)
     out = []
@@ -143,10 +146,13 @@ def run_pairs_batched(jobs: list[HeadJob], heads: HeadConfig, patience: int | No
         tag = job.tag if isinstance(job.tag, dict) else {}
         perm = unseen_permutation_scores(res, job.evals["unseen"].retrieval_set(job.features),
                                          idx.pair, heads.metric)
-        out.append(PairRun(pair=tuple(idx.pair), seed=job.seed, best_epoch=res.best_epoch,
-                           metrics=res.metrics, history=res.history, chance=idx.chance,
-                           source=tag.get("source"), mode=tag.get("mode"), permutation=perm,
-                           control=bool(tag.get("control", False))))
+        run = PairRun(pair=tuple(idx.pair), seed=job.seed, best_epoch=res.best_epoch,
+                      metrics=res.metrics, history=res.history, chance=idx.chance,
+                      source=tag.get("source"), mode=tag.get("mode"), permutation=perm,
+                      control=bool(tag.get("control", False)))
+        if keep_heads is not None and keep_heads(run):
+            run.heads = res
+        out.append(run)
     return out
 
 

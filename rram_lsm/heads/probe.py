@@ -13,7 +13,10 @@ The ridge path is closed form and shares its linear algebra:
   same input (raw input with and without PCA);
 - each regularisation value is one Cholesky solve of ``Gram + alpha I`` (a few times cheaper than
   the eigendecomposition it replaces; the same solution), the full fit one more;
-- the PCA takes only the top-k eigenpairs (LAPACK ``syevr`` on the CPU).
+- the PCA takes only the top-k eigenpairs (LAPACK ``syevr`` on the CPU);
+- inputs keep their dtype (uint8 frames stay uint8 until standardised) and the z-scores of the
+  validation fit and the full fit share two buffers (`standardise`): with inputs of ~10^4
+  features, fresh memory and float64 copies cost more than the arithmetic.
 
 Arithmetic is float64 throughout (the accuracies are those of the eigendecomposition path to
 rounding). ``device="cuda"`` runs the ridge path in torch on the GPU.
@@ -63,8 +66,10 @@ class _Linalg:
         if self.torch is None:
             from scipy.linalg import cho_factor, cho_solve
 
-            return cho_solve(cho_factor(a + alpha * np.eye(len(a)), lower=True,
-                                        check_finite=False), b, check_finite=False)
+            shifted = a.copy()
+            shifted.flat[::len(a) + 1] += alpha  # a + alpha I without an identity matrix
+            return cho_solve(cho_factor(shifted, lower=True, overwrite_a=True, check_finite=False),
+                             b, check_finite=False)
         t = self.torch
         chol = t.linalg.cholesky(a + alpha * t.eye(len(a), dtype=a.dtype, device=a.device))
         return t.cholesky_solve(b, chol)
@@ -84,17 +89,50 @@ class _Linalg:
         return np.sqrt(np.maximum(w, 1e-12)) if self.torch is None else w.clamp(min=1e-12).sqrt()
 
 
+_BLOCK_BYTES = 4 << 20  # row blocks of the standardisation: a few MB, so temporaries stay in cache
+
+
+def standardise(x_fit: np.ndarray, x_eval: np.ndarray, out: np.ndarray | None = None,
+                out_eval: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 z-scores of the fit rows [n, d] and eval rows [m, d] with the fit rows' mean and
+    standard deviation (a constant column keeps std 1, so its z-scores are 0).
+
+    Any real dtype goes in (e.g. uint8 binned frames) without a float64 copy of the input, and
+    the only large arrays written are the two results (into ``out`` [n, d] / ``out_eval``
+    [m, d] when given, e.g. buffers reused between fits): fresh memory costs more than the
+    arithmetic here. The sums run over rows in order, as numpy's ``mean`` / ``std`` do, so the
+    z-scores are bit for bit ``(x - x.mean(0)) / x.std(0)`` of the float64 input."""
+    n, d = x_fit.shape
+    z = np.empty((n, d)) if out is None else out
+    ze = np.empty(x_eval.shape) if out_eval is None else out_eval
+    mu = np.add.reduce(x_fit, axis=0, dtype=np.float64) / n
+    step = max(1, _BLOCK_BYTES // (8 * max(d, 1)))
+    # sum of squares, block by block; the running sum is the first row of each block's reduction
+    # so that the additions happen in the same order as one reduction over all rows
+    tmp = np.empty((min(step, n) + 1, d))
+    ssq = np.zeros(d)
+    for i in range(0, n, step):
+        zb = np.subtract(x_fit[i:i + step], mu, out=z[i:i + step], dtype=np.float64)
+        tmp[0] = ssq
+        np.square(zb, out=tmp[1:len(zb) + 1])
+        ssq = np.add.reduce(tmp[:len(zb) + 1], axis=0)
+    sd = np.sqrt(ssq / n)
+    sd[sd == 0] = 1.0
+    z /= sd
+    np.subtract(x_eval, mu, out=ze, dtype=np.float64)
+    ze /= sd
+    return z, ze
+
+
 class _Fit:
     """One fit of the ridge path: standardisation on the fit rows, their Gram matrix and (per
     PCA size) the projected features; every ridge solve reuses them."""
 
-    def __init__(self, la: _Linalg, x_fit: np.ndarray, x_eval: np.ndarray) -> None:
+    def __init__(self, la: _Linalg, x_fit: np.ndarray, x_eval: np.ndarray,
+                 buffers: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.la = la
-        mu = x_fit.mean(0)
-        sd = x_fit.std(0)
-        sd[sd == 0] = 1.0
-        self.z = la.array((x_fit - mu) / sd)
-        self.ze = la.array((x_eval - mu) / sd)
+        z, ze = standardise(x_fit, x_eval, *(buffers or (None, None)))
+        self.z, self.ze = la.array(z), la.array(ze)
         n, d = self.z.shape
         self.dual = d > n
         self.gram = self.z @ self.z.T if self.dual else self.z.T @ self.z
@@ -108,8 +146,14 @@ class _Fit:
         if k not in self._pcs:
             w, v = self.la.top_eigh(self.gram, k)
             # dual: eigenvectors of Z Z^T give the components Z^T u / sqrt(lambda)
-            basis = (self.z.T @ v) / self.la.sqrt_clip(w) if self.dual else v
-            self._pcs[k] = (self.z @ basis, self.ze @ basis)
+            if self.dual:
+                root = self.la.sqrt_clip(w)
+                basis = (self.z.T @ v) / root
+                # Z basis = (Z Z^T) v / sqrt(lambda): from the Gram matrix, n x n x k instead of
+                # n x d x k multiply-adds (the same numbers to rounding)
+                self._pcs[k] = ((self.gram @ v) / root, self.ze @ basis)
+            else:
+                self._pcs[k] = (self.z @ v, self.ze @ v)
         return self._pcs[k]
 
     def gram_of(self, k: int | None):
@@ -146,6 +190,15 @@ def _ridge_scores(fit: _Fit, k: int | None, y_fit: np.ndarray, y_eval: np.ndarra
     return out
 
 
+def _real_2d(x) -> np.ndarray:
+    """``x`` as a 2-D array [n, features] (trailing axes flattened, no copy); integers and floats
+    keep their dtype (`standardise` promotes them to float64), anything else becomes float64."""
+    x = np.asarray(x)
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        x = x.astype(np.float64)
+    return x.reshape(len(x), -1)
+
+
 def linear_probes(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
                   y_test: np.ndarray, seed: int = 0, val_fraction: float = 0.2,
                   grid: tuple[float, ...] | None = None, pcas: Sequence[int | None] = (None,),
@@ -154,13 +207,17 @@ def linear_probes(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
     the ridge readout shares the standardisation and Gram matrices between them."""
     if readout not in ("ridge", "logistic"):
         raise ValueError(f"readout must be 'ridge' or 'logistic', got {readout!r}")
-    x_train = np.asarray(x_train, np.float64).reshape(len(x_train), -1)
-    x_test = np.asarray(x_test, np.float64).reshape(len(x_test), -1)
+    # inputs keep their dtype (e.g. uint8 frames are not copied to float64 here: `standardise`
+    # promotes them as it writes the z-scores)
+    x_train = _real_2d(x_train)
+    x_test = _real_2d(x_test)
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     cap = min(x_train.shape[1], int(len(x_train) * (1 - val_fraction)) - 1)
     pcas = [min(p, cap) if p else None for p in pcas]
-    xt, xv, yt, yv = train_test_split(x_train, y_train, test_size=val_fraction,
-                                      random_state=seed, stratify=y_train)
+    # the split depends only on the labels and the row count: split row indices, copy rows once
+    it, iv = train_test_split(np.arange(len(x_train)), test_size=val_fraction,
+                              random_state=seed, stratify=y_train)
+    xt, xv, yt, yv = x_train[it], x_train[iv], y_train[it], y_train[iv]
     grid = grid or (ALPHA_GRID if readout == "ridge" else C_GRID)
     # ties go to the stronger regularisation (larger alpha, smaller C)
     strength = (lambda r: r) if readout == "ridge" else (lambda r: -r)
@@ -168,10 +225,14 @@ def linear_probes(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
         return [_logistic(xt, yt, xv, yv, x_train, y_train, x_test, y_test, grid, k, strength)
                 for k in pcas]
     la = _Linalg(device)
-    val_fit = _Fit(la, xt, xv)
+    # one pair of z-score buffers serves both fits (the validation fit is done before the full
+    # fit starts): fresh pages cost more than the arithmetic on them
+    d = x_train.shape[1]
+    bufs = (np.empty((len(x_train), d)), np.empty((max(len(xv), len(x_test)), d)))
+    val_fit = _Fit(la, xt, xv, (bufs[0][:len(xt)], bufs[1][:len(xv)]))
     curves = [_ridge_scores(val_fit, k, yt, yv, grid) for k in pcas]
     del val_fit
-    full_fit = _Fit(la, x_train, x_test)
+    full_fit = _Fit(la, x_train, x_test, (bufs[0], bufs[1][:len(x_test)]))
     out = []
     for k, curve in zip(pcas, curves):
         best = max(grid, key=lambda r: (curve[r], strength(r)))
