@@ -43,6 +43,7 @@ from rram_lsm.experiments.zero_shot import (
     summarise_zero_shot,
 )
 from rram_lsm.io import atomic_write_json, atomic_write_text, prepare_output_dir
+from rram_lsm.workers import return_freed_memory
 
 if TYPE_CHECKING:
     from rram_lsm.heads.batched import HeadJob
@@ -261,13 +262,19 @@ def _mean_dicts(ds: list[dict]) -> dict:
 
 
 def _probe_task(x_train, y_train, x_test, y_test, kwargs: dict, pcas: tuple) -> list:
-    """One probe task (picklable): `linear_probes` with one BLAS thread when in a worker."""
+    """One probe task (picklable): `linear_probes` with one BLAS thread when in a worker (and
+    then the task's freed memory handed back, see `return_freed_memory`)."""
     from threadpoolctl import threadpool_limits
 
     from rram_lsm.heads.probe import linear_probes
 
-    with threadpool_limits(limits=kwargs.pop("blas_threads", None)):
-        return linear_probes(x_train, y_train, x_test, y_test, pcas=pcas, **kwargs)
+    limits = kwargs.pop("blas_threads", None)
+    try:
+        with threadpool_limits(limits=limits):
+            return linear_probes(x_train, y_train, x_test, y_test, pcas=pcas, **kwargs)
+    finally:
+        if limits is not None:
+            return_freed_memory()
 
 
 def _classify(cfg: ExperimentConfig, enc: dict, frames: dict,

@@ -50,6 +50,7 @@ from rram_lsm.heads.train import (
     train_heads,
     validation_scores,
 )
+from rram_lsm.workers import return_freed_memory
 
 _ACT = {"gelu": F.gelu, "relu": F.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
         "identity": lambda x: x}
@@ -631,21 +632,7 @@ def _train_chunks(jobs: list[HeadJob], config: HeadConfig, patience, paper_sets,
         return train_heads_batched(jobs, config, patience, paper_sets, device, threads,
                                    chunk=len(jobs), workers=1)
     finally:
-        _return_freed_memory()
-
-
-def _return_freed_memory() -> None:
-    """Hand the chunk's freed buffers back to the OS (glibc keeps freed heap memory). joblib's
-    worker processes restart when their resident size has grown by 300 MB since their first
-    task, and a restart costs seconds (importing torch again)."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
+        return_freed_memory()
 
 
 def _run_chunk(jobs, ids, config, banks, class_ids, dev, patience, paper_sets, in_dims,
