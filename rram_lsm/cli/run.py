@@ -56,4 +56,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(finite_or_none({**results.to_dict(), "out": str(run_dir)}), allow_nan=False))
     else:
         sys.stdout.write(summary_text(results, run_dir))
+    sys.stdout.flush()
+    from rram_lsm.workers import stop_worker_processes
+
+    stop_worker_processes()  # everything is written; idle workers would only delay the exit
     return 0
