@@ -23,8 +23,9 @@ linear (`_MemberLinear`), which uses AVX-512 where MKL's batched product does no
 narrow layers use one batched product (`_StackedLinear`). Both are exact fp32 (they differ from
 ``nn.Linear`` only in the order of the sums, as any two GEMM libraries do).
 
-Chunks are sized so that one chunk's parameters, Adam state and activations stay in the CPU
-cache; on CUDA one chunk can hold every member.
+Chunks are sized by memory (`default_chunk`: an epoch's inputs, the evaluation inputs, parameters
+and Adam state within ``CHUNK_BYTES``) and split over the CPU worker processes; on CUDA one chunk
+can hold every member.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from rram_lsm.heads.train import (
     train_heads,
     validation_scores,
 )
+from rram_lsm.heads.workspace import reused
 from rram_lsm.workers import return_freed_memory
 
 _ACT = {"gelu": F.gelu, "relu": F.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
@@ -400,10 +402,7 @@ class _Chunk:
         idx[:, :n] = rows
         idx = idx.view(k, steps, c.batch_size).transpose(0, 1).reshape(-1)
         bank = self.banks[(modality, split, self.dims[modality])].tensor
-        buf = self._buffers.get(modality)
-        if buf is None or buf.shape[0] != idx.numel():
-            buf = self._buffers[modality] = torch.empty((idx.numel(), bank.shape[1]),
-                                                        dtype=bank.dtype, device=bank.device)
+        buf = reused(self._buffers, modality, (idx.numel(), bank.shape[1]), bank)
         torch.index_select(bank, 0, idx, out=buf)
         x = buf.view(steps, k, c.batch_size, bank.shape[1])
         if self.mu_sd is not None:
@@ -492,7 +491,7 @@ class _Chunk:
                 i = self._head(s.x_i, 1)
                 work = self._eval_work.setdefault(name, {})
                 sim = batched_similarity(a, i, self.config.metric,
-                                         out=_reuse(work, "sim", (*a.shape[:2], i.shape[1]), a))
+                                         out=reused(work, "sim", (*a.shape[:2], i.shape[1]), a))
                 a2i, i2a = (t.cpu().numpy() for t in batched_retrieval_both(sim, s.masks,
                                                                             work=work))
                 prefix = "val" if name == "val" else name
@@ -517,13 +516,6 @@ class _Chunk:
             self.mu_sd = {mod: (mu[keep], sd[keep]) for mod, (mu, sd) in self.mu_sd.items()}
         self.members = [m for m, kp in zip(self.members, keep_np) if kp]
         self.loss_sum, self.loss_count = self.loss_sum[keep_np], self.loss_count[keep_np]
-
-
-def _reuse(work: dict, name: str, shape: tuple, like: torch.Tensor) -> torch.Tensor:
-    t = work.get(name)
-    if t is None or t.shape != shape:
-        t = work[name] = torch.empty(shape, dtype=like.dtype, device=like.device)
-    return t
 
 
 def class_ids_of(class_ids: dict, labels: np.ndarray) -> np.ndarray:

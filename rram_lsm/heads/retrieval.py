@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from rram_lsm.heads.losses import similarity
+from rram_lsm.heads.workspace import reused
 
 
 def retrieval_topk(queries: torch.Tensor, gallery: torch.Tensor, q_labels, g_labels,
@@ -69,13 +70,6 @@ class RetrievalMasks:
         return RetrievalMasks(*(getattr(self, f.name)[keep] for f in fields(self)))
 
 
-def _buffer(work: dict, name: str, like: torch.Tensor) -> torch.Tensor:
-    t = work.get(name)
-    if t is None or t.shape != like.shape or t.dtype != like.dtype or t.device != like.device:
-        t = work[name] = torch.empty_like(like)
-    return t
-
-
 def batched_retrieval_topk(sim: torch.Tensor, q_labels: torch.Tensor, g_labels: torch.Tensor,
                            q_weight: torch.Tensor, g_weight: torch.Tensor,
                            ks: tuple[int, ...] = (1, 5)) -> torch.Tensor:
@@ -103,12 +97,12 @@ def batched_retrieval_both(sim: torch.Tensor, masks: RetrievalMasks, ks: tuple[i
     tensors of that size cost their page faults, more than the arithmetic).
     Returns ([len(ks), M], [len(ks), M]) fractions."""
     work = {} if work is None else work
-    masked = _buffer(work, "masked", sim).copy_(sim).masked_fill_(masks.other, float("-inf"))
+    masked = reused(work, "masked", sim.shape, sim).copy_(sim).masked_fill_(masks.other, float("-inf"))
     out = []
     for dim, has_pos, w_q, w_g in ((2, masks.has_q, masks.q_w, masks.g_w),
                                    (1, masks.has_g, masks.g_w, masks.q_w)):
         best = masked.amax(dim, keepdim=True)  # the most similar same-class item per query
-        above = torch.gt(sim, best, out=_buffer(work, "above", sim))
+        above = torch.gt(sim, best, out=reused(work, "above", sim.shape, sim))
         # gallery items strictly above it, counted with multiplicity (a weighted sum over dim)
         if dim == 2:
             n_above = (above @ w_g.to(sim.dtype)[:, :, None]).squeeze(-1)

@@ -84,12 +84,7 @@ def test_readback_npy_maps(small_spec, tmp_path, g):
     spec = small_spec(8, 6)
     p = tmp_path / "g.npy"
     np.save(p, g)
-    try:
-        out = load_readback(p, spec)
-    except ReadbackError as exc:
-        assert str(p) in str(exc)
-        return
-    assert out.shape[1:] == (8, 6) and np.all(np.isfinite(out)) and np.all(out >= 0)
+    _assert_readback_maps(p, spec, (8, 6))
 
 
 @settings(max_examples=120, **SLOW)
@@ -99,12 +94,18 @@ def test_readback_csv_maps(small_spec, tmp_path, text):
     spec = small_spec(2, 3)
     p = tmp_path / "g.csv"
     p.write_text(text)
+    _assert_readback_maps(p, spec, (2, 3))
+
+
+def _assert_readback_maps(p, spec, shape) -> None:
+    """A read-back file either loads as finite, non-negative maps [n, *shape] or fails with a
+    ReadbackError naming the file."""
     try:
         out = load_readback(p, spec)
     except ReadbackError as exc:
         assert str(p) in str(exc)
         return
-    assert out.shape[1:] == (2, 3) and np.all(np.isfinite(out)) and np.all(out >= 0)
+    assert out.shape[1:] == shape and np.all(np.isfinite(out)) and np.all(out >= 0)
 
 
 @settings(max_examples=60, **SLOW)
