@@ -32,4 +32,4 @@ def stop_worker_processes() -> None:
         return
     executor = getattr(reusable_executor, "_executor", None)
     if executor is not None:
-        executor.shutdown(wait=False, kill_workers=True)
+        executor.shutdown(wait=True, kill_workers=True)  # killing is quick; then they are gone
